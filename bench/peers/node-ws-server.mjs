@@ -1,0 +1,36 @@
+// Node `ws` peer for side-by-side benchmarks: /echo echoes, /chat runs the talk's broadcast.
+// Same settings as the anchors: no permessage-deflate, 16 MiB max message, no idle timeout.
+//   node bench/peers/node-ws-server.mjs PORT
+import http from 'node:http';
+import { WebSocketServer } from 'ws';
+
+const port = Number(process.argv[2] ?? 9100);
+const server = http.createServer((req, res) => res.writeHead(404).end());
+const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 << 20 });
+const chatClients = new Set();
+let nextId = 1;
+
+server.on('upgrade', (req, socket, head) => {
+  socket.setNoDelay(true);
+  wss.handleUpgrade(req, socket, head, (ws) => {
+    if (req.url.startsWith('/chat')) {
+      const id = nextId++;
+      chatClients.add(ws);
+      ws.on('close', () => chatClients.delete(ws));
+      ws.on('message', (data) => {
+        let text;
+        try {
+          text = JSON.parse(data.toString()).message;
+        } catch {
+          return;
+        }
+        const out = Buffer.from(JSON.stringify({ type: 'message', body: `Client ${id}: ${text}` }));
+        for (const client of chatClients) client.send(out);
+      });
+    } else {
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    }
+  });
+});
+server.listen(port, '127.0.0.1', () => console.error(`listening on http://127.0.0.1:${port}`));
+process.on('SIGTERM', () => process.exit(0));

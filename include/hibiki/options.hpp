@@ -1,0 +1,47 @@
+// Server options: an aggregate with a commented default per field, meant for designated
+// initializers: hibiki::ServerOptions{.port = 9001, .max_message_bytes = 16 << 20}.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hibiki {
+
+enum class LogLevel : std::uint8_t { debug, info, warn, error, off };
+
+// What happens when a connection's unsent bytes would pass max_buffered_bytes.
+enum class BackpressurePolicy : std::uint8_t {
+  close,  // close the connection with 1008 (policy violation): the client cannot keep up
+  drop,   // drop the message for that connection only; send() reports SendStatus::dropped
+};
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";  // listen address; "::" for IPv6 (and IPv4 where mapped)
+  std::uint16_t port = 8080;     // 0: the kernel picks a free port (see Server::port())
+  // HTTP request head (request line + headers) limits; past them 431.
+  std::size_t max_header_bytes = 8192;
+  std::size_t max_headers = 64;
+  // Largest WebSocket message accepted, summed over its fragments; past it close 1009.
+  std::size_t max_message_bytes = 1u << 20;
+  // Unsent bytes a connection may hold before backpressure_policy applies.
+  std::size_t max_buffered_bytes = 4u << 20;
+  BackpressurePolicy backpressure_policy = BackpressurePolicy::close;
+  // Time to complete the HTTP request (slowloris defence); past it the socket is closed.
+  std::uint32_t handshake_timeout_ms = 10'000;
+  // Silence after which the server pings; a second silent period closes with 1001.
+  // 0 disables idle handling.
+  std::uint32_t idle_timeout_ms = 120'000;
+  // Time the peer has to answer our close frame before the TCP connection is dropped.
+  std::uint32_t close_timeout_ms = 5'000;
+  // Graceful shutdown: how long to wait for peers to finish the close handshake.
+  std::uint32_t shutdown_timeout_ms = 3'000;
+  // Origin values allowed to upgrade (exact, case-insensitive); empty: any origin.
+  std::vector<std::string> allowed_origins;
+  // Connections open at once (HTTP and WebSocket); past it new sockets get 503.
+  std::size_t max_connections = 100'000;
+  LogLevel log_level = LogLevel::info;
+};
+
+}  // namespace hibiki

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Configures and builds one flavour of hibiki into build/<flavour>.
+#   scripts/build.sh release|debug|asan
+set -euo pipefail
+cd "$(dirname "$0")/.."
+flavour="${1:-debug}"
+case "$flavour" in
+  release) args=(-DCMAKE_BUILD_TYPE=Release -DHIBIKI_BUILD_TESTS=OFF) ;;
+  debug) args=(-DCMAKE_BUILD_TYPE=Debug) ;;
+  asan) args=(-DCMAKE_BUILD_TYPE=Debug -DHIBIKI_SANITIZE=ON -DHIBIKI_BUILD_EXAMPLES=OFF
+              -DCMAKE_CXX_COMPILER=clang++) ;;
+  *) echo "usage: scripts/build.sh release|debug|asan" >&2; exit 2 ;;
+esac
+cmake -S . -B "build/$flavour" -G Ninja "${args[@]}" >/dev/null
+ninja -C "build/$flavour" -j"$(nproc)" | grep -v '^\[' || true
+test -x "build/$flavour/hibiki"

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what hibiki needs, idempotently: Debian packages that are missing, then the npm
+# packages of the test clients. Safe to run again and again; does nothing when all is there.
+#   scripts/install-deps.sh          build + run dependencies
+#   scripts/install-deps.sh --test   also what the test suites need (Chromium, Python and Node clients)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_packages=(g++ cmake ninja-build pkg-config libssl-dev libsimdjson-dev libcli11-dev)
+test_packages=(libgtest-dev clang clang-format libclang-rt-14-dev python3 python3-websockets
+               chromium nodejs npm curl)
+
+wanted=("${build_packages[@]}")
+with_tests=0
+if [[ "${1:-}" == "--test" ]]; then
+  with_tests=1
+  wanted+=("${test_packages[@]}")
+fi
+
+missing=()
+for package in "${wanted[@]}"; do
+  # node and npm may come from elsewhere than Debian; a working binary is enough.
+  if [[ "$package" == nodejs ]] && command -v node >/dev/null; then continue; fi
+  if [[ "$package" == npm ]] && command -v npm >/dev/null; then continue; fi
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+
+if ((with_tests)); then
+  # npm ci only when the lock file changed since the last install.
+  if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+    echo "install-deps: npm ci"
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+fi

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test suite: unit tests (GoogleTest), the
+# integration tests against the real binary (Node ws, Python websockets), the browser test
+# (headless Chromium), then the unit and integration tests again under ASan+UBSan, plus format
+# and layering checks. Ends with "N passed, N failed" over the suites.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+scripts/install-deps.sh --test || exit 1
+
+passed=0
+failed=0
+failed_names=()
+suite() {
+  local name="$1"
+  shift
+  echo
+  echo "=== $name"
+  local started=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "=== $name: ok ($((SECONDS - started)) s)"
+  else
+    failed=$((failed + 1))
+    failed_names+=("$name")
+    echo "=== $name: FAILED ($((SECONDS - started)) s)"
+  fi
+}
+
+integration_node() { HIBIKI_BIN="$root/build/$1/hibiki" node --test --test-concurrency=2 tests/integration/; }
+integration_python() {
+  HIBIKI_BIN="$root/build/$1/hibiki" /usr/bin/python3 -m unittest discover -s tests/integration -p '*_test.py'
+}
+format_check() {
+  git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp' | xargs clang-format --dry-run -Werror
+}
+
+suite "layering" scripts/check-layers.sh
+suite "clang-format" format_check
+suite "build (debug)" scripts/build.sh debug
+suite "unit tests (debug)" ctest --test-dir build/debug --output-on-failure -j2 --timeout 120
+suite "integration, Node ws (debug)" integration_node debug
+suite "integration, Python websockets (debug)" integration_python debug
+suite "browser, headless Chromium (debug)" env HIBIKI_BIN="$root/build/debug/hibiki" node --test tests/browser/
+suite "build (ASan+UBSan)" scripts/build.sh asan
+export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+suite "unit tests (ASan+UBSan)" ctest --test-dir build/asan --output-on-failure -j2 --timeout 300
+suite "integration, Node ws (ASan+UBSan)" integration_node asan
+suite "integration, Python websockets (ASan+UBSan)" integration_python asan
+
+echo
+if ((failed)); then
+  printf 'failed suites:\n'
+  printf '  %s\n' "${failed_names[@]}"
+fi
+echo "suites: $passed passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,21 @@
+// The echo application.
+#include "apps/echo/echo_app.hpp"
+
+namespace hibiki::apps {
+
+ServerOptions echo_server_defaults() {
+  return ServerOptions{
+      .port = 9001,
+      .max_message_bytes = 16u << 20,
+      // A 16 MiB echo must fit while the peer is still sending its next one.
+      .max_buffered_bytes = 40u << 20,
+  };
+}
+
+void mount_echo(Server& server) {
+  server.ws("*", {.on_message = [](WebSocket ws, std::string_view message, MessageKind kind) {
+              ws.send(message, kind);
+            }});
+}
+
+}  // namespace hibiki::apps

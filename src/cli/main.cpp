@@ -1,0 +1,83 @@
+// The `hibiki` program: parses the command line, builds the server for the chosen job, handles
+// SIGINT/SIGTERM as a graceful stop, and reports where it listens.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <system_error>
+
+#include "apps/chat/chat_app.hpp"
+#include "apps/echo/echo_app.hpp"
+#include "cli/options.hpp"
+#include "hibiki/hibiki.hpp"
+
+namespace {
+
+std::atomic<hibiki::Server*> running_server{nullptr};
+
+extern "C" void on_stop_signal(int) {
+  // Server::stop() only stores a flag and writes an eventfd: async-signal-safe.
+  if (hibiki::Server* server = running_server.load()) server->stop();
+}
+
+void install_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+int serve(hibiki::Server& server, const hibiki::ServerOptions& options, const std::string& job) {
+  try {
+    const std::uint16_t port = server.listen();
+    std::string shown_host = options.host;
+    if (shown_host == "0.0.0.0" || shown_host == "::") shown_host = "localhost";
+    if (shown_host.find(':') != std::string::npos) shown_host = "[" + shown_host + "]";
+    hibiki::log(hibiki::LogLevel::info, "hibiki " + job + " listening on http://" + shown_host +
+                                            ":" + std::to_string(port));
+  } catch (const std::system_error& error) {
+    std::fprintf(stderr, "hibiki %s: %s\n", job.c_str(), error.what());
+    return 1;
+  }
+  running_server.store(&server);
+  install_signal_handlers();
+  const int status = server.run();
+  running_server.store(nullptr);
+  hibiki::log(hibiki::LogLevel::info, "hibiki " + job + " stopped");
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"hibiki: a WebSocket server (RFC 6455)", "hibiki"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "hibiki 0.1.0");
+
+  hibiki::ServerOptions chat_options = hibiki::apps::chat::chat_server_defaults();
+  hibiki::apps::chat::ChatOptions chat_app_options;
+  CLI::App* chat = app.add_subcommand("chat", "the chat room: page and WebSocket on one port");
+  hibiki::cli::add_server_options(*chat, chat_options);
+  chat->add_option("--web-root", chat_app_options.web_root,
+                   "serve the page from this directory instead of the built-in copy")
+      ->check(CLI::ExistingDirectory);
+
+  hibiki::ServerOptions echo_options = hibiki::apps::echo_server_defaults();
+  CLI::App* echo = app.add_subcommand("echo", "echo every message back (conformance, load tests)");
+  hibiki::cli::add_server_options(*echo, echo_options);
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (chat->parsed()) {
+    hibiki::Server server(chat_options);
+    hibiki::apps::chat::mount_chat(server, chat_app_options);
+    return serve(server, chat_options, "chat");
+  }
+  hibiki::Server server(echo_options);
+  hibiki::apps::mount_echo(server);
+  return serve(server, echo_options, "echo");
+}

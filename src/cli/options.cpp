@@ -1,0 +1,73 @@
+// Server options on the command line.
+#include "cli/options.hpp"
+
+#include <map>
+#include <string>
+
+namespace hibiki::cli {
+namespace {
+
+// Seconds on the command line, milliseconds inside.
+void add_seconds_option(CLI::App& command, const std::string& name, std::uint32_t& target_ms,
+                        const std::string& help) {
+  command
+      .add_option_function<double>(
+          name,
+          [&target_ms](double seconds) { target_ms = static_cast<std::uint32_t>(seconds * 1000); },
+          help)
+      ->default_str(std::to_string(target_ms / 1000.0))
+      ->check(CLI::Range(0.0, 86400.0));
+}
+
+}  // namespace
+
+void add_server_options(CLI::App& command, ServerOptions& options) {
+  command.add_option("--host", options.host, "address to listen on")->capture_default_str();
+  command.add_option("--port", options.port, "TCP port (0: any free port)")->capture_default_str();
+  command
+      .add_option("--max-message", options.max_message_bytes,
+                  "largest message in bytes, over all its fragments (past it: close 1009)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 31));
+  command
+      .add_option("--max-buffered", options.max_buffered_bytes,
+                  "unsent bytes per connection before the backpressure policy applies")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 32));
+  const std::map<std::string, BackpressurePolicy> policies{{"close", BackpressurePolicy::close},
+                                                           {"drop", BackpressurePolicy::drop}};
+  command
+      .add_option("--backpressure", options.backpressure_policy,
+                  "what happens past --max-buffered: close (1008) or drop")
+      ->transform(CLI::CheckedTransformer(policies, CLI::ignore_case))
+      ->default_str("close");
+  command
+      .add_option("--max-connections", options.max_connections,
+                  "connections at once (past it: HTTP 503)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
+  command
+      .add_option("--max-header-bytes", options.max_header_bytes,
+                  "HTTP request head size (past it: 431)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{256}, std::size_t{1} << 20));
+  add_seconds_option(command, "--handshake-timeout", options.handshake_timeout_ms,
+                     "seconds to send a complete HTTP request");
+  add_seconds_option(command, "--idle-timeout", options.idle_timeout_ms,
+                     "seconds of silence before a ping; as long again and the connection is closed "
+                     "(0: never)");
+  add_seconds_option(command, "--close-timeout", options.close_timeout_ms,
+                     "seconds the peer has to finish the closing handshake");
+  command.add_option("--allowed-origin", options.allowed_origins,
+                     "Origin allowed to connect (repeatable; none given: any origin)");
+  const std::map<std::string, LogLevel> levels{{"debug", LogLevel::debug},
+                                               {"info", LogLevel::info},
+                                               {"warn", LogLevel::warn},
+                                               {"error", LogLevel::error},
+                                               {"off", LogLevel::off}};
+  command.add_option("--log-level", options.log_level, "debug, info, warn, error or off")
+      ->transform(CLI::CheckedTransformer(levels, CLI::ignore_case))
+      ->default_str("info");
+}
+
+}  // namespace hibiki::cli

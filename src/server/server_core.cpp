@@ -1,0 +1,322 @@
+// Connection lifecycle on the event loop: accept, read, write readiness, timers, reclaiming
+// closed connections at the end of a loop turn, and graceful shutdown.
+#include "server/server_core.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "hibiki/log.hpp"
+#include "net/socket.hpp"
+#include "protocol/handshake.hpp"
+
+namespace hibiki::detail {
+namespace {
+
+using server::Connection;
+using server::ConnectionState;
+
+// Per-loop receive buffer. 64 KiB holds many small frames per read; 16 reads per turn caps
+// what one busy connection takes before others get a turn.
+constexpr std::size_t kReadBufferBytes = 64 * 1024;
+constexpr int kMaxReadsPerTurn = 16;
+constexpr int kMaxAcceptsPerTurn = 64;
+// Token of the listening socket; connection tokens are (generation << 32 | slot), generation >= 1.
+constexpr std::uint64_t kListenerToken = 0;
+
+std::uint64_t token_of(const Connection& c) {
+  return (static_cast<std::uint64_t>(c.generation) << 32) | c.slot;
+}
+
+}  // namespace
+
+ServerCore::ServerCore(ServerOptions options)
+    : options_(std::move(options)), read_buffer_(new std::byte[kReadBufferBytes]) {
+  set_log_level(options_.log_level);
+}
+
+ServerCore::~ServerCore() = default;
+
+void ServerCore::add_ws_route(std::string path, WebSocketHandlers handlers) {
+  ws_handlers_.push_back(std::move(handlers));
+  ws_routes_[std::move(path)] = static_cast<std::uint16_t>(ws_handlers_.size() - 1);
+}
+
+void ServerCore::add_http_route(std::string path, HttpHandler handler) {
+  http_routes_[std::move(path)] = std::move(handler);
+}
+
+std::uint16_t ServerCore::listen() {
+  listener_ = net::listen_tcp({.host = options_.host, .port = options_.port});
+  port_ = net::local_port(listener_.get());
+  loop_.watch_readable(listener_.get(), kListenerToken);
+  return port_;
+}
+
+int ServerCore::run() {
+  loop_.run(*this);
+  // Whatever is left after the shutdown timeout is dropped.
+  for (auto& slot : slots_) {
+    if (slot.connection && slot.connection->state != ConnectionState::closed) {
+      schedule_destroy(*slot.connection, close_code::kAbnormal, "server stopped");
+    }
+  }
+  reclaim();
+  stopped_ = true;
+  return 0;
+}
+
+void ServerCore::request_stop() {
+  stop_requested_.store(true, std::memory_order_release);
+  loop_.wake();
+}
+
+bool ServerCore::keep_running() {
+  if (!stopping_) return true;
+  return live_connections_ > 0 && loop_.now_ms() < shutdown_deadline_ms_;
+}
+
+void ServerCore::on_wake() {
+  if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_shutdown();
+}
+
+void ServerCore::begin_shutdown() {
+  stopping_ = true;
+  shutdown_deadline_ms_ = loop_.now_ms() + options_.shutdown_timeout_ms;
+  if (listener_.valid()) {
+    loop_.unwatch(listener_.get());
+    listener_.reset();
+  }
+  log(LogLevel::info,
+      "shutting down: closing " + std::to_string(live_connections_) + " connection(s) with 1001");
+  for (auto& slot : slots_) {
+    Connection* c = slot.connection.get();
+    if (c == nullptr) continue;
+    if (c->state == ConnectionState::open) {
+      close_connection(*c, close_code::kGoingAway, "server shutting down");
+    } else if (c->state == ConnectionState::http) {
+      schedule_destroy(*c, close_code::kGoingAway, "server shutting down");
+    }
+  }
+}
+
+Connection* ServerCore::resolve(std::uint32_t slot, std::uint32_t generation) const {
+  if (slot >= slots_.size()) return nullptr;
+  const Slot& s = slots_[slot];
+  if (s.generation != generation || !s.connection) return nullptr;
+  return s.connection.get();
+}
+
+Connection& ServerCore::allocate() {
+  std::uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Slot& s = slots_[slot];
+  s.connection = std::make_unique<Connection>();
+  s.connection->slot = slot;
+  s.connection->generation = s.generation;
+  s.connection->id = next_connection_id_++;
+  ++live_connections_;
+  return *s.connection;
+}
+
+void ServerCore::arm_timer(Connection& c, std::uint32_t delay_ms) {
+  loop_.timers().arm(c.slot, loop_.now_ms() + delay_ms);
+}
+
+void ServerCore::accept_all() {
+  for (int i = 0; i < kMaxAcceptsPerTurn; ++i) {
+    int fd = net::accept_connection(listener_.get());
+    if (fd < 0) {
+      if (fd != -EAGAIN && fd != -ECONNABORTED) {
+        log(LogLevel::warn, std::string("accept failed: ") + std::strerror(-fd));
+      }
+      return;
+    }
+    if (live_connections_ >= options_.max_connections) {
+      // Refused before any upgrade: the client learns why instead of seeing a reset.
+      const std::string response = protocol::build_error_response(503);
+      [[maybe_unused]] long n = net::write_some(
+          fd, {reinterpret_cast<const std::byte*>(response.data()), response.size()});
+      ::close(fd);
+      log(LogLevel::warn, "connection refused: max_connections reached");
+      continue;
+    }
+    Connection& c = allocate();
+    c.fd.reset(fd);
+    c.remote_address = net::peer_address(fd);
+    c.last_read_ms = loop_.now_ms();
+    c.parser.set_max_message_bytes(options_.max_message_bytes);
+    if (int rc = loop_.watch(fd, token_of(c)); rc < 0) {
+      schedule_destroy(c, close_code::kAbnormal, "epoll_ctl failed");
+      continue;
+    }
+    arm_timer(c, options_.handshake_timeout_ms);
+  }
+}
+
+void ServerCore::on_io(std::uint64_t token, std::uint32_t events) {
+  if (token == kListenerToken) {
+    if (listener_.valid()) accept_all();
+    return;
+  }
+  Connection* c =
+      resolve(static_cast<std::uint32_t>(token), static_cast<std::uint32_t>(token >> 32));
+  if (c == nullptr || c->state == ConnectionState::closed) return;  // reclaimed or dying
+  if (events & net::io_event::kWritable) on_writable(*c);
+  if (c->state == ConnectionState::closed) return;
+  if (events & (net::io_event::kReadable | net::io_event::kHangup)) read_from(*c);
+}
+
+void ServerCore::read_from(Connection& c) {
+  for (int reads = 0; reads < kMaxReadsPerTurn; ++reads) {
+    long n = net::read_some(c.fd.get(), {read_buffer_.get(), kReadBufferBytes});
+    if (n == -EAGAIN) return;
+    if (n < 0) {
+      schedule_destroy(c, close_code::kAbnormal, std::strerror(static_cast<int>(-n)));
+      return;
+    }
+    if (n == 0) {
+      schedule_destroy(c, close_code::kAbnormal, "connection closed without a close frame");
+      return;
+    }
+    c.last_read_ms = loop_.now_ms();
+    handle_bytes(c, {read_buffer_.get(), static_cast<std::size_t>(n)});
+    if (c.state == ConnectionState::closed) return;
+    // A short read drained the socket; edge-triggered epoll reports the next arrival.
+    if (static_cast<std::size_t>(n) < kReadBufferBytes) return;
+  }
+  // The cap was hit with bytes possibly left: come back next turn without waiting for an edge.
+  if (!c.read_resume_queued) {
+    c.read_resume_queued = true;
+    resume_reads_.push_back(c.slot);
+  }
+}
+
+void ServerCore::handle_bytes(Connection& c, std::span<std::byte> bytes) {
+  switch (c.state) {
+    case ConnectionState::http:
+      handle_http(c, bytes);
+      break;
+    case ConnectionState::open:
+    case ConnectionState::closing:
+      handle_frames(c, bytes);
+      break;
+    case ConnectionState::draining:
+    case ConnectionState::closed:
+      break;  // discarded: the conversation is over
+  }
+}
+
+void ServerCore::on_writable(Connection& c) {
+  if (c.out.empty()) return;
+  int rc = c.out.flush(c.fd.get());
+  if (rc == -EAGAIN) return;
+  if (rc < 0) {
+    schedule_destroy(c, close_code::kAbnormal, std::strerror(-rc));
+    return;
+  }
+  if (c.state == ConnectionState::draining && !c.write_shut) {
+    c.write_shut = true;
+    net::shutdown_write(c.fd.get());
+  }
+  if (c.backpressured && c.state == ConnectionState::open) {
+    c.backpressured = false;
+    if (auto& on_drain = ws_handlers_[c.route].on_drain) on_drain(handle(c));
+  }
+}
+
+void ServerCore::on_timer(std::uint32_t slot) {
+  if (slot >= slots_.size() || !slots_[slot].connection) return;
+  Connection& c = *slots_[slot].connection;
+  const std::uint64_t now = loop_.now_ms();
+  switch (c.state) {
+    case ConnectionState::http:
+      log(LogLevel::info,
+          "conn " + std::to_string(c.id) + " " + c.remote_address + ": handshake timeout");
+      answer_http_error(c, 408);
+      break;
+    case ConnectionState::open: {
+      if (options_.idle_timeout_ms == 0) return;
+      const std::uint64_t idle_since = c.last_read_ms;
+      if (now - idle_since < options_.idle_timeout_ms) {
+        c.ping_outstanding = false;
+        arm_timer(c, static_cast<std::uint32_t>(idle_since + options_.idle_timeout_ms - now));
+      } else if (!c.ping_outstanding) {
+        c.ping_outstanding = true;
+        send_frame(c, protocol::Opcode::ping, {});
+        arm_timer(c, options_.idle_timeout_ms);
+      } else {
+        close_connection(c, close_code::kGoingAway, "idle timeout");
+      }
+      break;
+    }
+    case ConnectionState::closing:
+    case ConnectionState::draining:
+      schedule_destroy(c, c.close_code ? c.close_code : close_code::kAbnormal,
+                       "close handshake timed out");
+      break;
+    case ConnectionState::closed:
+      break;
+  }
+}
+
+// on_close runs when the connection is reclaimed, never in the middle of a send or a publish,
+// so handlers may publish or close others freely.
+void ServerCore::notify_close(Connection& c) {
+  if (!c.opened || c.close_notified) return;
+  c.close_notified = true;
+  topics_.unsubscribe_all(c);
+  if (auto& on_close = ws_handlers_[c.route].on_close)
+    on_close(handle(c), c.close_code, c.close_reason);
+}
+
+void ServerCore::schedule_destroy(Connection& c, std::uint16_t code, std::string_view reason) {
+  if (c.state == ConnectionState::closed) return;
+  if (c.close_code == 0) {
+    c.close_code = code;
+    c.close_reason = std::string(reason);
+  }
+  c.state = ConnectionState::closed;
+  graveyard_.push_back(c.slot);
+}
+
+void ServerCore::reclaim() {
+  // on_close may close or publish to other connections, adding to the graveyard: loop by index.
+  for (std::size_t i = 0; i < graveyard_.size(); ++i) {
+    Slot& s = slots_[graveyard_[i]];
+    if (!s.connection) continue;
+    Connection& c = *s.connection;
+    notify_close(c);
+    loop_.timers().disarm(c.slot);
+    // close(2) also removes the fd from epoll; stale events carry the old generation.
+    s.connection.reset();
+    ++s.generation;
+    free_slots_.push_back(static_cast<std::uint32_t>(&s - slots_.data()));
+    --live_connections_;
+  }
+  graveyard_.clear();
+}
+
+bool ServerCore::before_sleep() {
+  if (!resume_reads_.empty()) {
+    std::vector<std::uint32_t> pending;
+    pending.swap(resume_reads_);
+    for (std::uint32_t slot : pending) {
+      Connection* c = slots_[slot].connection.get();
+      if (c == nullptr) continue;
+      c->read_resume_queued = false;
+      if (c->state != ConnectionState::closed) read_from(*c);
+    }
+  }
+  reclaim();
+  if (stopping_ && live_connections_ == 0) return false;
+  return !resume_reads_.empty();
+}
+
+}  // namespace hibiki::detail

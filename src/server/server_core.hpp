@@ -1,0 +1,122 @@
+// The server behind the public API: owns the loop, the listener, the connection slab, routes
+// and topics, and drives each connection through http -> open -> closing/draining -> closed.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "hibiki/server.hpp"
+#include "net/event_loop.hpp"
+#include "net/unique_fd.hpp"
+#include "protocol/http_request.hpp"
+#include "protocol/opcode.hpp"
+#include "server/connection.hpp"
+#include "server/topic_registry.hpp"
+
+namespace hibiki::detail {
+
+class ServerCore final : public net::LoopHandler {
+ public:
+  explicit ServerCore(ServerOptions options);
+  ~ServerCore();
+
+  void add_ws_route(std::string path, WebSocketHandlers handlers);
+  void add_http_route(std::string path, HttpHandler handler);
+  std::uint16_t listen();
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  int run();
+  void request_stop();
+  std::size_t publish(std::string_view topic, std::string_view message, MessageKind kind);
+  [[nodiscard]] std::size_t connection_count() const { return live_connections_; }
+
+  // WebSocket handle operations.
+  server::Connection* resolve(std::uint32_t slot, std::uint32_t generation) const;
+  // The live connection behind a handle, or nullptr when it is gone (stale handle).
+  static server::Connection* connection_of(const WebSocket& ws) {
+    return ws.core_ ? ws.core_->resolve(ws.slot_, ws.generation_) : nullptr;
+  }
+  static ServerCore& core_of(const WebSocket& ws) { return *ws.core_; }
+  SendStatus send_message(server::Connection& c, std::string_view message, MessageKind kind);
+  void close_connection(server::Connection& c, std::uint16_t code, std::string_view reason);
+  bool subscribe(server::Connection& c, std::string_view topic);
+  bool unsubscribe(server::Connection& c, std::string_view topic);
+
+  // net::LoopHandler
+  void on_io(std::uint64_t token, std::uint32_t events) override;
+  void on_timer(std::uint32_t slot) override;
+  void on_wake() override;
+  bool before_sleep() override;
+  bool keep_running() override;
+
+ private:
+  WebSocket handle(const server::Connection& c) { return WebSocket(this, c.slot, c.generation); }
+
+  // Lifecycle (server_core.cpp)
+  void accept_all();
+  server::Connection& allocate();
+  void read_from(server::Connection& c);
+  void handle_bytes(server::Connection& c, std::span<std::byte> bytes);
+  void on_writable(server::Connection& c);
+  void schedule_destroy(server::Connection& c, std::uint16_t code, std::string_view reason);
+  void reclaim();
+  void begin_shutdown();
+  void arm_timer(server::Connection& c, std::uint32_t delay_ms);
+  void notify_close(server::Connection& c);
+
+  // HTTP stage (http_stage.cpp)
+  void handle_http(server::Connection& c, std::span<std::byte> bytes);
+  void answer_http_error(server::Connection& c, int status);
+  bool handle_request(server::Connection& c, const protocol::HttpRequest& request);
+  bool upgrade(server::Connection& c, const protocol::HttpRequest& request);
+  void serve_http(server::Connection& c, const protocol::HttpRequest& request);
+
+  // WebSocket stage (websocket_stage.cpp)
+  void handle_frames(server::Connection& c, std::span<std::byte> bytes);
+  void handle_control(server::Connection& c, protocol::Opcode opcode,
+                      std::span<const std::byte> payload);
+  void deliver(server::Connection& c, std::string_view message, protocol::Opcode opcode);
+  void fail(server::Connection& c, std::uint16_t code, std::string_view reason);
+  void start_draining(server::Connection& c);
+  // Writes raw bytes (a frame, an HTTP response): at once if nothing is queued, else queued.
+  // Returns false if the connection broke (it is then scheduled for destruction).
+  bool write_raw(server::Connection& c, std::span<const std::byte> head,
+                 std::span<const std::byte> body = {});
+  bool send_frame(server::Connection& c, protocol::Opcode opcode,
+                  std::span<const std::byte> payload);
+  void send_close(server::Connection& c, std::uint16_t code, std::string_view reason);
+  bool over_buffer_cap(server::Connection& c, std::size_t extra) const;
+
+  struct Slot {
+    std::unique_ptr<server::Connection> connection;
+    std::uint32_t generation = 1;
+  };
+
+  ServerOptions options_;
+  net::EventLoop loop_;
+  net::UniqueFd listener_;
+  std::uint16_t port_ = 0;
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  std::vector<std::uint32_t> graveyard_;
+  std::vector<std::uint32_t> resume_reads_;
+  std::size_t live_connections_ = 0;
+  std::uint64_t next_connection_id_ = 1;
+  server::TopicRegistry topics_;
+  std::vector<WebSocketHandlers> ws_handlers_;
+  std::unordered_map<std::string, std::uint16_t> ws_routes_;
+  std::unordered_map<std::string, HttpHandler> http_routes_;
+  std::vector<std::string> allowed_origins_;
+  std::unique_ptr<std::byte[]> read_buffer_;
+  std::atomic<bool> stop_requested_{false};
+  bool stopping_ = false;
+  bool stopped_ = false;
+  std::uint64_t shutdown_deadline_ms_ = 0;
+};
+
+}  // namespace hibiki::detail

@@ -1,0 +1,240 @@
+// The WebSocket stage of a connection: frames in (RFC 6455 §5-§7), messages to handlers,
+// frames out with backpressure, the closing handshake and topics.
+#include <sys/uio.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "hibiki/log.hpp"
+#include "net/socket.hpp"
+#include "protocol/close_code.hpp"
+#include "protocol/frame_parser.hpp"
+#include "protocol/frame_writer.hpp"
+#include "server/server_core.hpp"
+
+namespace hibiki::detail {
+namespace {
+
+using protocol::Opcode;
+using server::Connection;
+using server::ConnectionState;
+
+std::span<const std::byte> as_bytes(std::string_view text) {
+  return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
+}
+
+std::string_view as_text(std::span<const std::byte> bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+// A message buffer that grew for one large message is released once it is delivered, so an
+// idle connection does not keep the peak of its history.
+constexpr std::size_t kKeepInboxCapacity = 64 * 1024;
+
+}  // namespace
+
+void ServerCore::handle_frames(Connection& c, std::span<std::byte> bytes) {
+  while (!bytes.empty() &&
+         (c.state == ConnectionState::open || c.state == ConnectionState::closing)) {
+    protocol::FrameEvent event;
+    const std::size_t consumed = c.parser.parse(bytes, event);
+    bytes = bytes.subspan(consumed);
+    if (event.kind == protocol::FrameEvent::Kind::need_more) return;
+    if (event.kind == protocol::FrameEvent::Kind::error) {
+      fail(c, static_cast<std::uint16_t>(protocol::close_code_for(event.error)),
+           protocol::to_string(event.error));
+      return;
+    }
+    c.ping_outstanding = false;
+    if (protocol::is_control(event.opcode)) {
+      if (event.message_start && event.message_end) {
+        handle_control(c, event.opcode, event.payload);
+      } else {
+        if (event.message_start) c.control.clear();
+        c.control.append(as_text(event.payload));
+        if (event.message_end) {
+          std::string payload = std::move(c.control);
+          c.control = std::string();
+          handle_control(c, event.opcode, as_bytes(payload));
+        }
+      }
+      continue;
+    }
+    // After our close frame, data is discarded (RFC 6455 §7.1.2) but still parsed so the
+    // peer's close frame is found.
+    if (c.state != ConnectionState::open) continue;
+    if (event.message_start && event.message_end) {
+      deliver(c, as_text(event.payload), event.opcode);  // whole message in this read: no copy
+      continue;
+    }
+    if (event.message_start) c.inbox.clear();
+    c.inbox.append(as_text(event.payload));
+    if (event.message_end) {
+      deliver(c, c.inbox, event.opcode);
+      c.inbox.clear();
+      if (c.inbox.capacity() > kKeepInboxCapacity) c.inbox.shrink_to_fit();
+    }
+  }
+}
+
+void ServerCore::deliver(Connection& c, std::string_view message, Opcode opcode) {
+  if (auto& on_message = ws_handlers_[c.route].on_message) {
+    on_message(handle(c), message,
+               opcode == Opcode::text ? MessageKind::text : MessageKind::binary);
+  }
+}
+
+void ServerCore::handle_control(Connection& c, Opcode opcode, std::span<const std::byte> payload) {
+  switch (opcode) {
+    case Opcode::ping:
+      // RFC 6455 §5.5.3: the pong carries the ping's payload.
+      if (c.state == ConnectionState::open) send_frame(c, Opcode::pong, payload);
+      return;
+    case Opcode::pong:
+      return;  // any frame already cleared ping_outstanding
+    case Opcode::close:
+      break;
+    default:
+      return;
+  }
+  const protocol::ParsedClose parsed = protocol::parse_close_payload(payload);
+  if (parsed.error != protocol::ClosePayloadError::none) {
+    fail(c, static_cast<std::uint16_t>(protocol::close_code_for(parsed.error)),
+         "invalid close frame");
+    return;
+  }
+  if (c.state == ConnectionState::open) {
+    // RFC 6455 §5.5.1: answer with a close frame echoing the status code.
+    c.close_code = parsed.code;
+    c.close_reason = std::string(parsed.reason);
+    // An empty close (1005) is answered with an empty close; otherwise code and reason echo.
+    const protocol::ClosePayload reply = protocol::make_close_payload(parsed.code, parsed.reason);
+    send_frame(c, Opcode::close, reply.view());
+  }
+  // Both close frames have crossed: the server ends the TCP connection first (§7.1.1).
+  start_draining(c);
+}
+
+void ServerCore::fail(Connection& c, std::uint16_t code, std::string_view reason) {
+  log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.remote_address + ": closing " +
+                          std::to_string(code) + ": " + std::string(reason));
+  if (c.state == ConnectionState::open) {
+    c.close_code = code;
+    c.close_reason = std::string(reason);
+    send_close(c, code, reason);
+  }
+  // The stream can no longer be parsed: say goodbye and wait only for the peer's EOF.
+  start_draining(c);
+}
+
+void ServerCore::start_draining(Connection& c) {
+  if (c.state == ConnectionState::closed) return;
+  c.state = ConnectionState::draining;
+  c.inbox.clear();
+  c.inbox.shrink_to_fit();
+  if (c.out.empty() && !c.write_shut) {
+    c.write_shut = true;
+    net::shutdown_write(c.fd.get());
+  }
+  arm_timer(c, options_.close_timeout_ms);
+}
+
+bool ServerCore::write_raw(Connection& c, std::span<const std::byte> head,
+                           std::span<const std::byte> body) {
+  if (c.state == ConnectionState::closed) return false;
+  if (!c.out.empty()) {
+    c.out.push(head, body);
+    return true;
+  }
+  // Nothing queued: write now, no epoll round trip (DESIGN §5).
+  std::array<iovec, 2> iov{{{const_cast<std::byte*>(head.data()), head.size()},
+                            {const_cast<std::byte*>(body.data()), body.size()}}};
+  const long written = net::writev_some(c.fd.get(), iov.data(), body.empty() ? 1 : 2);
+  if (written == -EAGAIN) {
+    c.out.push(head, body);
+    return true;
+  }
+  if (written < 0) {
+    schedule_destroy(c, close_code::kAbnormal, std::strerror(static_cast<int>(-written)));
+    return false;
+  }
+  const auto sent = static_cast<std::size_t>(written);
+  if (sent < head.size()) {
+    c.out.push(head.subspan(sent), body);
+  } else if (sent < head.size() + body.size()) {
+    c.out.push(body.subspan(sent - head.size()));
+  }
+  return true;
+}
+
+bool ServerCore::send_frame(Connection& c, Opcode opcode, std::span<const std::byte> payload) {
+  const protocol::FrameHeader header = protocol::encode_frame_header(opcode, payload.size());
+  return write_raw(c, header.view(), payload);
+}
+
+void ServerCore::send_close(Connection& c, std::uint16_t code, std::string_view reason) {
+  const protocol::ClosePayload payload = protocol::make_close_payload(code, reason);
+  send_frame(c, Opcode::close, payload.view());
+}
+
+bool ServerCore::over_buffer_cap(Connection& c, std::size_t extra) const {
+  return c.out.size() + extra > options_.max_buffered_bytes;
+}
+
+SendStatus ServerCore::send_message(Connection& c, std::string_view message, MessageKind kind) {
+  if (c.state != ConnectionState::open) return SendStatus::closed;
+  const std::size_t frame = protocol::frame_size(message.size());
+  if (!c.out.empty() && over_buffer_cap(c, frame)) {
+    c.backpressured = true;
+    if (options_.backpressure_policy == BackpressurePolicy::drop) return SendStatus::dropped;
+    log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.remote_address +
+                            ": send buffer over " + std::to_string(options_.max_buffered_bytes) +
+                            " bytes, closing 1008");
+    fail(c, close_code::kPolicyViolation, "send buffer full");
+    return SendStatus::closed;
+  }
+  if (!send_frame(c, kind == MessageKind::text ? Opcode::text : Opcode::binary,
+                  as_bytes(message))) {
+    return SendStatus::closed;
+  }
+  if (!c.out.empty() && over_buffer_cap(c, 0)) c.backpressured = true;
+  return SendStatus::sent;
+}
+
+void ServerCore::close_connection(Connection& c, std::uint16_t code, std::string_view reason) {
+  if (c.state != ConnectionState::open) return;
+  c.close_code = code;
+  c.close_reason = std::string(reason.substr(0, protocol::kMaxCloseReason));
+  send_close(c, code, reason);
+  if (c.state == ConnectionState::closed) return;
+  c.state = ConnectionState::closing;
+  arm_timer(c, options_.close_timeout_ms);
+}
+
+bool ServerCore::subscribe(Connection& c, std::string_view topic) {
+  if (c.state != ConnectionState::open) return false;
+  return topics_.subscribe(c, topic);
+}
+
+bool ServerCore::unsubscribe(Connection& c, std::string_view topic) {
+  return topics_.unsubscribe(c, topic);
+}
+
+std::size_t ServerCore::publish(std::string_view topic_name, std::string_view message,
+                                MessageKind kind) {
+  const server::Topic* topic = topics_.find(topic_name);
+  if (topic == nullptr) return 0;
+  std::size_t queued = 0;
+  // Sending never runs handlers or erases subscribers (closing is deferred to the end of the
+  // turn), so the subscriber vector is stable during this loop.
+  for (std::uint32_t slot : topic->subscribers) {
+    Connection* c = slots_[slot].connection.get();
+    if (c == nullptr) continue;
+    if (send_message(*c, message, kind) == SendStatus::sent) ++queued;
+  }
+  return queued;
+}
+
+}  // namespace hibiki::detail
