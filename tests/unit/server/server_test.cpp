@@ -1,0 +1,197 @@
+#include "hibiki/server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_client.hpp"
+
+namespace hibiki {
+namespace {
+
+using protocol::Opcode;
+using testing::TestClient;
+
+// Runs a Server on its own thread on a free loopback port for the length of a test.
+class RunningServer {
+ public:
+  explicit RunningServer(Server& server) : server_(server) {
+    port_ = server_.listen();
+    thread_ = std::thread([this] { server_.run(); });
+  }
+  ~RunningServer() {
+    server_.stop();
+    thread_.join();
+  }
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+
+ private:
+  Server& server_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+ServerOptions loopback() {
+  return ServerOptions{.host = "127.0.0.1", .port = 0, .log_level = LogLevel::off};
+}
+
+TEST(Server, select_protocol_picks_among_the_offered_ones) {
+  Server server(loopback());
+  server.ws("/", {.select_protocol =
+                      [](std::span<const std::string_view> offered) {
+                        for (std::string_view p : offered) {
+                          if (p == "chat.v2") return std::string(p);
+                        }
+                        return std::string();
+                      },
+                  .on_message = [](WebSocket ws, std::string_view,
+                                   MessageKind) { ws.send(ws.protocol()); }});
+  RunningServer running(server);
+  TestClient client(running.port());
+  const std::string head = client.handshake("/", "Sec-WebSocket-Protocol: chat.v1, chat.v2\r\n");
+  EXPECT_NE(head.find("HTTP/1.1 101"), std::string::npos) << head;
+  EXPECT_NE(head.find("Sec-WebSocket-Protocol: chat.v2\r\n"), std::string::npos) << head;
+  client.send(Opcode::text, "which?");
+  auto frame = client.next_frame();
+  ASSERT_TRUE(frame);
+  EXPECT_EQ(frame->payload, "chat.v2");
+}
+
+TEST(Server, a_protocol_the_client_did_not_offer_is_never_answered) {
+  Server server(loopback());
+  server.ws("/", {.select_protocol = [](std::span<const std::string_view>) {
+              return std::string("made.up");
+            }});
+  RunningServer running(server);
+  TestClient client(running.port());
+  const std::string head = client.handshake("/", "Sec-WebSocket-Protocol: a, b\r\n");
+  EXPECT_NE(head.find("HTTP/1.1 101"), std::string::npos);
+  EXPECT_EQ(head.find("Sec-WebSocket-Protocol"), std::string::npos) << head;
+}
+
+TEST(Server, unknown_websocket_path_gets_404) {
+  Server server(loopback());
+  server.ws("/only", {});
+  RunningServer running(server);
+  TestClient client(running.port());
+  EXPECT_NE(client.handshake("/elsewhere").find("HTTP/1.1 404"), std::string::npos);
+}
+
+TEST(Server, on_close_reports_the_peers_code_and_reason_once) {
+  Server server(loopback());
+  std::atomic<int> closes{0};
+  std::atomic<std::uint16_t> code{0};
+  std::string reason;
+  server.ws("/", {.on_close = [&](WebSocket ws, std::uint16_t c, std::string_view r) {
+              EXPECT_FALSE(ws.is_open());
+              EXPECT_EQ(ws.send("too late"), SendStatus::closed);
+              reason = std::string(r);
+              code = c;
+              ++closes;
+            }});
+  {
+    RunningServer running(server);
+    TestClient client(running.port());
+    client.handshake();
+    client.send(Opcode::close, std::string("\x0f\xa0") + "done");  // 4000 "done"
+    auto reply = client.next_frame();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->opcode, Opcode::close);
+    EXPECT_EQ(reply->payload, std::string("\x0f\xa0") + "done");
+    EXPECT_TRUE(client.wait_eof());
+  }
+  EXPECT_EQ(closes.load(), 1);
+  EXPECT_EQ(code.load(), 4000);
+  EXPECT_EQ(reason, "done");
+}
+
+TEST(Server, on_close_reports_1006_when_tcp_drops_without_a_close_frame) {
+  Server server(loopback());
+  std::atomic<std::uint16_t> code{0};
+  server.ws("/", {.on_close = [&](WebSocket, std::uint16_t c, std::string_view) { code = c; }});
+  {
+    RunningServer running(server);
+    {
+      TestClient client(running.port());
+      client.handshake();
+    }
+    for (int i = 0; i < 100 && code.load() == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  EXPECT_EQ(code.load(), 1006);
+}
+
+TEST(Server, publish_reaches_subscribers_only) {
+  Server server(loopback());
+  server.ws("/", {.on_message = [&server](WebSocket ws, std::string_view m, MessageKind) {
+              if (m == "join") {
+                ws.subscribe("room");
+                ws.send("joined");
+              } else {
+                server.publish("room", m);
+              }
+            }});
+  RunningServer running(server);
+  TestClient a(running.port()), b(running.port()), outsider(running.port());
+  a.handshake();
+  b.handshake();
+  outsider.handshake();
+  for (TestClient* c : {&a, &b}) {
+    c->send(Opcode::text, "join");
+    ASSERT_EQ(c->next_frame()->payload, "joined");
+  }
+  outsider.send(Opcode::text, "hello room");
+  EXPECT_EQ(a.next_frame()->payload, "hello room");
+  EXPECT_EQ(b.next_frame()->payload, "hello room");
+  EXPECT_FALSE(outsider.next_frame(200));
+}
+
+TEST(Server, a_stale_handle_is_harmless) {
+  Server server(loopback());
+  std::vector<WebSocket> seen;
+  server.ws("/", {.on_open = [&](WebSocket ws) { seen.push_back(ws); },
+                  .on_message =
+                      [&](WebSocket ws, std::string_view, MessageKind) {
+                        // The first connection is gone: its handle must do nothing, even though
+                        // its slot now holds this connection.
+                        EXPECT_EQ(seen.front().send("ghost"), SendStatus::closed);
+                        EXPECT_EQ(seen.front().id(), 0u);
+                        ws.send("alive");
+                      }});
+  RunningServer running(server);
+  {
+    TestClient first(running.port());
+    first.handshake();
+    first.send(Opcode::close, "\x03\xe8");
+    first.wait_eof();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  TestClient second(running.port());
+  second.handshake();
+  second.send(Opcode::text, "x");
+  auto frame = second.next_frame();
+  ASSERT_TRUE(frame);
+  EXPECT_EQ(frame->payload, "alive");
+}
+
+TEST(Server, plain_http_routes_keep_the_connection_alive) {
+  Server server(loopback());
+  server.get("/hello", [](const HttpRequestView& request, HttpResponse& response) {
+    response.body = "hi " + std::string(request.query());
+  });
+  RunningServer running(server);
+  TestClient client(running.port());
+  client.write(
+      "GET /hello?x=1 HTTP/1.1\r\nHost: a\r\n\r\nGET /missing HTTP/1.1\r\nHost: a\r\n\r\n");
+  const std::string received = client.read_until("Not Found");
+  EXPECT_NE(received.find("HTTP/1.1 200 OK"), std::string::npos) << received;
+  EXPECT_NE(received.find("hi x=1"), std::string::npos);
+  EXPECT_NE(received.find("HTTP/1.1 404"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hibiki
