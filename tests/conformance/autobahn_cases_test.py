@@ -1023,6 +1023,7 @@ class Case5Fragmentation(AutobahnCase):
         if first != pong(pings[0]):
             self.fail("5.19/5.20: the Ping sent between fragments must be answered at once, "
                       "before the message is complete; within 1 s got %r" % (first,))
+        time.sleep(1.0)  # Autobahn: continueLater(1, part2)
 
         def part2(c):
             c.send_frame(OP_CONT, fragments[2], fin=False, sync=sync)
