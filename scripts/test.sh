@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test suite: unit tests (GoogleTest), the
 # integration tests against the real binary (Node ws, Python websockets), the browser test
-# (headless Chromium), then the unit and integration tests again under ASan+UBSan, plus format
+# (headless Chromium), the conformance suite (raw frames, Autobahn cases 1-10), then the
+# unit, integration and conformance suites again under ASan+UBSan, plus format
 # and layering checks. Ends with "N passed, N failed" over the suites.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,9 @@ integration_node() { HIBIKI_BIN="$root/build/$1/hibiki" node --test --test-concu
 integration_python() {
   HIBIKI_BIN="$root/build/$1/hibiki" /usr/bin/python3 -m unittest discover -s tests/integration -p '*_test.py'
 }
+conformance() {
+  HIBIKI_BIN="$root/build/$1/hibiki" /usr/bin/python3 -m unittest discover -s tests/conformance -p '*_test.py'
+}
 format_check() {
   git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp' | xargs clang-format --dry-run -Werror
 }
@@ -42,12 +46,14 @@ suite "build (debug)" scripts/build.sh debug
 suite "unit tests (debug)" ctest --test-dir build/debug --output-on-failure -j2 --timeout 120
 suite "integration, Node ws (debug)" integration_node debug
 suite "integration, Python websockets (debug)" integration_python debug
+suite "conformance, Autobahn cases 1-10 (debug)" conformance debug
 suite "browser, headless Chromium (debug)" env HIBIKI_BIN="$root/build/debug/hibiki" node --test tests/browser/
 suite "build (ASan+UBSan)" scripts/build.sh asan
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 suite "unit tests (ASan+UBSan)" ctest --test-dir build/asan --output-on-failure -j2 --timeout 300
 suite "integration, Node ws (ASan+UBSan)" integration_node asan
 suite "integration, Python websockets (ASan+UBSan)" integration_python asan
+suite "conformance, Autobahn cases 1-10 (ASan+UBSan)" conformance asan
 
 echo
 if ((failed)); then

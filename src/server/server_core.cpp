@@ -170,6 +170,7 @@ void ServerCore::on_io(std::uint64_t token, std::uint32_t events) {
   if (c == nullptr || c->state == ConnectionState::closed) return;  // reclaimed or dying
   if (events & net::io_event::kWritable) on_writable(*c);
   if (c->state == ConnectionState::closed) return;
+  if (events & net::io_event::kHangup) c->peer_hung_up = true;
   if (events & (net::io_event::kReadable | net::io_event::kHangup)) read_from(*c);
 }
 
@@ -188,8 +189,9 @@ void ServerCore::read_from(Connection& c) {
     c.last_read_ms = loop_.now_ms();
     handle_bytes(c, {read_buffer_.get(), static_cast<std::size_t>(n)});
     if (c.state == ConnectionState::closed) return;
-    // A short read drained the socket; edge-triggered epoll reports the next arrival.
-    if (static_cast<std::size_t>(n) < kReadBufferBytes) return;
+    // A short read drained the socket; edge-triggered epoll reports the next arrival. Not so
+    // for a FIN that came with the last bytes: its edge is this one, so read on to the EOF.
+    if (static_cast<std::size_t>(n) < kReadBufferBytes && !c.peer_hung_up) return;
   }
   // The cap was hit with bytes possibly left: come back next turn without waiting for an edge.
   if (!c.read_resume_queued) {

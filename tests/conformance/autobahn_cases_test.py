@@ -1,6 +1,6 @@
 """Raw-socket reproduction of Autobahn|Testsuite (fuzzingclient) cases 1.* - 10.*.
 
-Runs against ``hibiki echo`` (HIBIKI_BIN, default /work/main/build/debug/hibiki):
+Runs against ``hibiki echo`` (HIBIKI_BIN, default build/debug/hibiki of this checkout):
 
     /usr/bin/python3 -m unittest discover -s tests/conformance -p '*_test.py'
 
@@ -14,6 +14,9 @@ valid UTF-8 in text messages and close reasons, valid close codes, nothing after
 Each case mirrors Autobahn's case definition (what is sent, the list of expected events per
 verdict, expectedClose) and its verdict rules; see README.md next to this file. Any verdict
 other than OK fails the test: FAILED, NON-STRICT, WRONG CODE, UNCLEAN, FAILED BY CLIENT.
+Where hibiki promises more than Autobahn checks (e.g. a close frame rather than a bare TCP
+drop, the exact close code) the failure message says "hibiki contract". HibikiExtras and
+HibikiConnectionRelease are not Autobahn cases.
 """
 
 import codecs
@@ -30,7 +33,9 @@ import unittest
 import base64
 import hashlib
 
-HIBIKI_BIN = os.environ.get("HIBIKI_BIN", "/work/main/build/debug/hibiki")
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Default: build/debug/hibiki of this checkout (/work/main/build/debug/hibiki on a dev machine).
+HIBIKI_BIN = os.environ.get("HIBIKI_BIN", os.path.join(REPO_ROOT, "build", "debug", "hibiki"))
 
 # Autobahn's own timers, in seconds (fuzzing client defaults and per-case killAfter()).
 # HIBIKI_CONF_TIME_SCALE multiplies them (default 1.0 = exactly Autobahn's timing); raise it
@@ -130,8 +135,9 @@ def describe(events):
     return "[" + ", ".join(out) + "]"
 
 
-class ServerViolation(Exception):
-    """The server sent something RFC 6455 forbids (Autobahn's client would fail it)."""
+class ServerViolation(AssertionError):
+    """The server sent something RFC 6455 forbids (Autobahn's client would fail it).
+    An AssertionError, so that unittest reports it as a failure wherever it is raised."""
 
 
 # --------------------------------------------------------------------------------------
@@ -565,7 +571,8 @@ class AutobahnCase(unittest.TestCase):
 
     def run_client_closes(self, send, expected, close_codes=(CLOSE_NORMAL,), wait=KILL_AFTER,
                           non_strict=None, own_close=False, require_clean=True,
-                          expect_empty_close=False, hibiki_code=None, client=None):
+                          expect_empty_close=False, hibiki_code=None, client=None,
+                          prior_events=()):
         """expectedClose closedByMe=True: we start the closing handshake.
 
         send(client) sends the case's frames. Unless own_close (the case sends its own close
@@ -576,7 +583,7 @@ class AutobahnCase(unittest.TestCase):
         """
         c = client or self.connect()
         problems = []
-        events = []
+        events = list(prior_events)
         close_info = "not reached"
         try:
             send(c)
@@ -1018,19 +1025,32 @@ class Case5Fragmentation(AutobahnCase):
         c.send_frame(OP_TEXT, fragments[0], fin=False, sync=sync)
         c.send_frame(OP_CONT, fragments[1], fin=False, sync=sync)
         c.send_frame(OP_PING, pings[0], sync=sync)
-        # Autobahn: the first pong must arrive before the rest of the message is sent.
-        first = c.next_event(time.monotonic() + 1.0)
-        if first != pong(pings[0]):
-            self.fail("5.19/5.20: the Ping sent between fragments must be answered at once, "
-                      "before the message is complete; within 1 s got %r" % (first,))
-        time.sleep(1.0)  # Autobahn: continueLater(1, part2)
+        # Autobahn: continueLater(1, part2); what arrives meanwhile counts as received.
+        prior = []
+        deadline = time.monotonic() + 1.0
+        while True:
+            ev = c.next_event(deadline)
+            if ev[0] in ("message", "pong"):
+                prior.append(ev)
+                continue
+            if ev[0] != "timeout":
+                self.fail("FAILED: the server ended the connection in the middle of a legal "
+                          "fragmented message: %r (events so far %s)" % (ev, describe(prior)))
+            break
+        # Stricter than Autobahn, which only compares the final list: hibiki answers a Ping
+        # at once, not when the surrounding message completes.
+        self.assertEqual(prior, [pong(pings[0])],
+                         "hibiki contract: the Ping between fragments must be answered at once "
+                         "(before the rest of the message is sent); within 1 s got %s"
+                         % describe(prior))
 
         def part2(c):
             c.send_frame(OP_CONT, fragments[2], fin=False, sync=sync)
             c.send_frame(OP_CONT, fragments[3], fin=False, sync=sync)
             c.send_frame(OP_PING, pings[1], sync=sync)
             c.send_frame(OP_CONT, fragments[4], fin=True, sync=sync)
-        self.run_client_closes(part2, [pong(pings[1]), msg(b"".join(fragments))], client=c)
+        self.run_client_closes(part2, [pong(pings[0]), pong(pings[1]),
+                                       msg(b"".join(fragments))], client=c, prior_events=prior)
 
     def test_5_19_slow_fragments_with_pings(self):
         self.slow_fragments(False)
@@ -1445,15 +1465,16 @@ class Case9Limits(AutobahnCase):
                                [msg(payload, opcode == OP_BINARY)], wait=BIG_WAIT)
         return time.monotonic() - t0
 
+    SIZES = [(1, 64 * KiB), (2, 256 * KiB), (3, 1 * MiB), (4, 4 * MiB), (5, 8 * MiB),
+             (6, 16 * MiB)]
+
     def test_9_1_text_single_frame(self):
-        for i, size in [(1, 64 * KiB), (2, 256 * KiB), (3, 1 * MiB), (4, 4 * MiB),
-                        (6, 16 * MiB)]:
+        for i, size in self.SIZES:
             with self.subTest(case="9.1.%d" % i, size=size):
                 self.big_echo(OP_TEXT, size)
 
     def test_9_2_binary_single_frame(self):
-        for i, size in [(1, 64 * KiB), (2, 256 * KiB), (3, 1 * MiB), (4, 4 * MiB),
-                        (6, 16 * MiB)]:
+        for i, size in self.SIZES:
             with self.subTest(case="9.2.%d" % i, size=size):
                 self.big_echo(OP_BINARY, size)
 
@@ -1470,7 +1491,7 @@ class Case9Limits(AutobahnCase):
                 self.fragmented(OP_TEXT, 4 * MiB, frag)
 
     def test_9_4_binary_4MiB_fragmented(self):
-        for i, frag in [(1, 64), (4, 4 * KiB), (6, 64 * KiB), (8, 1 * MiB), (9, 4 * MiB)]:
+        for i, frag in self.FRAGS:
             with self.subTest(case="9.4.%d" % i, fragment=frag):
                 self.fragmented(OP_BINARY, 4 * MiB, frag)
 
@@ -1479,13 +1500,15 @@ class Case9Limits(AutobahnCase):
                              send=lambda p: (lambda c: c.send_frame(opcode, p, chopsize=chop,
                                                                     delay=delay)))
 
+    CHOPS = [(1, 64), (2, 128), (3, 256), (4, 512), (5, 1024), (6, 2048)]
+
     def test_9_5_text_1MiB_chopped(self):
-        for i, chop in [(1, 64), (2, 128), (3, 256), (4, 512), (5, 1024), (6, 2048)]:
+        for i, chop in self.CHOPS:
             with self.subTest(case="9.5.%d" % i, chop=chop):
                 self.chopped(OP_TEXT, 1 * MiB, chop)
 
     def test_9_6_binary_1MiB_chopped(self):
-        for i, chop in [(1, 64), (6, 2048)]:
+        for i, chop in self.CHOPS:
             with self.subTest(case="9.6.%d" % i, chop=chop):
                 self.chopped(OP_BINARY, 1 * MiB, chop)
 
@@ -1502,8 +1525,7 @@ class Case9Limits(AutobahnCase):
                                [msg(payload)], wait=BIG_WAIT)
 
     def round_trips(self, opcode, size, count):
-        pattern = TEXT_PATTERN if opcode == OP_TEXT else BINARY_PATTERN
-        payload = repeat_to(pattern, size)
+        payload = (b"*" if opcode == OP_TEXT else b"\xfe") * size  # as case9_7_X.py
         c = self.connect()
         for i in range(count):
             c.send_frame(opcode, payload)
@@ -1513,7 +1535,7 @@ class Case9Limits(AutobahnCase):
                           % (i + 1, count, size, describe([ev])))
         self.run_client_closes(lambda c: None, [], client=c)
 
-    ROUND_TRIP_COUNT = int(os.environ.get("HIBIKI_CONF_ROUND_TRIPS", "250"))
+    ROUND_TRIP_COUNT = int(os.environ.get("HIBIKI_CONF_ROUND_TRIPS", "1000"))
 
     def test_9_7_text_round_trips(self):
         for i, size in enumerate([0, 16, 64, 256, 1024, 4096], 1):
@@ -1645,6 +1667,97 @@ class HibikiExtras(AutobahnCase):
             c.send_frame(OP_TEXT, b"abc\xe2\x82", fin=False)
             c.send_frame(OP_CONT, b"", fin=True)
         self.run_server_fails(send, codes=(CLOSE_INVALID_PAYLOAD,))
+
+
+class HibikiConnectionRelease(AutobahnCase):
+    """Not an Autobahn case (Autobahn only sees the EOF): once the close handshake is over and
+    the peer has closed its socket too, the server must release the connection (its socket
+    fd) at once, not when its close timer (--close-timeout, 5 s) fires. Counts the server's
+    socket fds through /proc, so Linux only; its own server, so the baseline is exact."""
+
+    RELEASE_WAIT = 1.0
+
+    def server_sockets(self):
+        fd_dir = "/proc/%d/fd" % self.server.proc.pid
+        count = 0
+        for fd in os.listdir(fd_dir):
+            try:
+                if os.readlink(os.path.join(fd_dir, fd)).startswith("socket:"):
+                    count += 1
+            except OSError:
+                pass
+        return count
+
+    def released(self, baseline):
+        deadline = time.monotonic() + scaled(self.RELEASE_WAIT)
+        while True:
+            now = self.server_sockets()
+            if now <= baseline or time.monotonic() > deadline:
+                return now
+            time.sleep(0.01)
+
+    TRIALS = 20  # the missed EOF depends on how the close reply and the FIN are coalesced
+
+    def check_release(self, run_one):
+        if not os.path.isdir("/proc/%d/fd" % self.server.proc.pid):
+            self.skipTest("needs /proc")
+        baseline = self.released(10**9)
+        for trial in range(self.TRIALS):
+            c = run_one()
+            c.close()
+            now = self.released(baseline)
+            if now > baseline:
+                t0 = time.monotonic()
+                while self.server_sockets() > baseline and time.monotonic() - t0 < 10:
+                    time.sleep(0.05)
+                self.fail("trial %d of %d: the server still held %d socket(s) %.1f s after the "
+                          "closing handshake had completed and the peer had closed its socket "
+                          "(released only %.1f s after the handshake: by a timer, not on the "
+                          "peer's EOF)"
+                          % (trial + 1, self.TRIALS, now - baseline, scaled(self.RELEASE_WAIT),
+                             time.monotonic() - t0 + scaled(self.RELEASE_WAIT)))
+
+    def test_release_after_server_initiated_1007_answered_by_client(self):
+        # What Autobahn does in every 6.* failure case: answer the server's close, then close.
+        self.check_release(lambda: self.run_server_fails(
+            lambda c: c.send_frame(OP_TEXT, b"\xff"), codes=(CLOSE_INVALID_PAYLOAD,))[0])
+
+    def test_release_after_server_initiated_1002_answered_by_client(self):
+        self.check_release(lambda: self.run_server_fails(
+            lambda c: c.send_frame(OP_TEXT, HELLO, rsv=1))[0])
+
+    def test_release_when_close_reply_and_fin_share_one_segment(self):
+        # The Autobahn sequence made deterministic: the server fails the connection (1002),
+        # we answer with our close frame and end our side at once; TCP_CORK makes the kernel
+        # put our close frame and our FIN into one segment, so the server sees both in a
+        # single wakeup: a read returning the 8 bytes, then (only if it reads again) the EOF.
+        def run_one():
+            c = self.connect()
+            c.send_frame(OP_TEXT, HELLO, rsv=1)
+            ev = c.next_event(time.monotonic() + scaled(KILL_AFTER))
+            self.assertEqual(ev[:2], ("close", CLOSE_PROTOCOL_ERROR), repr(ev))
+            self.assertTrue(c.wait_eof(scaled(SERVER_DROP_TIMEOUT)), "no EOF after close")
+            c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            c.send_close(CLOSE_NORMAL)
+            c.sock.shutdown(socket.SHUT_WR)
+            return c
+        self.check_release(run_one)
+
+    def test_release_when_bad_frame_close_and_fin_arrive_together(self):
+        # The bad frame, our close frame and our FIN all queued before the server reads.
+        def run_one():
+            c = self.connect()
+            c.send_raw(build_frame(OP_TEXT, HELLO, rsv=1) + build_frame(OP_CLOSE, close_payload(
+                CLOSE_NORMAL)))
+            c.sock.shutdown(socket.SHUT_WR)
+            ev = c.next_event(time.monotonic() + scaled(KILL_AFTER))
+            self.assertEqual(ev[:2], ("close", CLOSE_PROTOCOL_ERROR), repr(ev))
+            self.assertTrue(c.wait_eof(scaled(SERVER_DROP_TIMEOUT)), "no EOF after close")
+            return c
+        self.check_release(run_one)
+
+    def test_release_after_client_initiated_close(self):
+        self.check_release(lambda: self.run_client_closes(lambda c: None, [])[0])
 
 
 if __name__ == "__main__":
