@@ -125,6 +125,9 @@ function onOpen(ws) {
   state.attempt = 0; // a successful open resets the backoff
   logLine('event', 'open');
   setStatus('online', '');
+  // Ask for our id. The talk's protocol has no such message, so the server only sends
+  // hibiki's additions to clients that announce themselves this way.
+  sendFrame(ws, { action: 'hello' });
 }
 
 function onClose(ws, ev) {
@@ -198,12 +201,16 @@ function onFrame(data) {
   }
 }
 
+function sendFrame(ws, object) {
+  const frame = JSON.stringify(object);
+  ws.send(frame);
+  logLine('out', frame);
+}
+
 function sendMessage() {
   const text = el.input.value;
   if (!text.trim() || !isOnline()) return;
-  const frame = JSON.stringify({ action: 'message', message: text });
-  state.ws.send(frame);
-  logLine('out', frame);
+  sendFrame(state.ws, { action: 'message', message: text });
   el.input.value = '';
   autosize();
   updateSendButton();

@@ -1,7 +1,7 @@
 // Chat semantics over `ws`: welcome, byte-exact broadcast, JSON escaping, error replies.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { joinChat, startServer, stopServer } from './lib/server.mjs';
+import { Client, joinChat, startServer, stopServer } from './lib/server.mjs';
 
 const seed = (id, text) => `{"type":"message","body":"Client ${id}: ${text}"}`;
 const errorReply = (code) => `{"type":"error","error":"${code}"}`;
@@ -21,7 +21,18 @@ describe('hibiki chat', { timeout: 30_000 }, () => {
     await stopServer(server);
   });
 
-  test('each client gets a welcome with its own decimal id', async () => {
+  test("the talk's client (no hello) gets nothing but the seed JSON", async () => {
+    const talk = await Client.connect(`${server.wsUrl}/`);
+    open.push(talk);
+    const a = await join('/ws');
+    await talk.send('{"action":"message","message":"from the talk"}');
+    const talkId = JSON.parse(await a.client.nextText()).body.match(/^Client (\S+):/)[1];
+    assert.equal(await talk.nextText(), seed(talkId, 'from the talk'));
+    await a.client.send('{"action":"message","message":"reply"}');
+    assert.equal(await talk.nextText(), seed(a.id, 'reply'));
+  });
+
+  test('each client that says hello gets a welcome with its own decimal id', async () => {
     const a = await join('/');
     const b = await join('/ws');
     for (const m of [a, b]) {

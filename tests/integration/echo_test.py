@@ -80,6 +80,7 @@ class ChatTest(unittest.IsolatedAsyncioTestCase):
         async with connect(self.server.ws_url + "/") as a, connect(self.server.ws_url + "/ws") as b:
             ids = []
             for ws in (a, b):
+                await ws.send('{"action":"hello"}')
                 welcome = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
                 self.assertEqual(welcome["type"], "welcome")
                 self.assertRegex(welcome["id"], r"^\d+$")

@@ -28,11 +28,7 @@ ServerOptions chat_server_defaults() {
 void mount_chat(Server& server, const ChatOptions& options) {
   auto parser = std::make_shared<ChatMessageParser>();
   WebSocketHandlers handlers{
-      .on_open =
-          [](WebSocket ws) {
-            ws.subscribe(kRoomTopic);
-            ws.send(encode_welcome(ws.id()));
-          },
+      .on_open = [](WebSocket ws) { ws.subscribe(kRoomTopic); },
       .on_message =
           [&server, parser](WebSocket ws, std::string_view message, MessageKind kind) {
             if (kind == MessageKind::binary) {
@@ -42,6 +38,12 @@ void mount_chat(Server& server, const ChatOptions& options) {
             const ClientMessage parsed = parser->parse(message);
             if (parsed.error != ChatError::none) {
               ws.send(encode_error(parsed.error));
+              return;
+            }
+            if (parsed.action == ChatAction::hello) {
+              // Only clients that ask get hibiki's additions: the talk's page never sees a
+              // message type it does not know.
+              ws.send(encode_welcome(ws.id()));
               return;
             }
             server.publish(kRoomTopic, encode_chat_message(ws.id(), parsed.text));

@@ -51,7 +51,15 @@ ClientMessage ChatMessageParser::parse(std::string_view json) {
     return result;
   }
   std::string_view action;
-  if (object["action"].get_string().get(action) != simdjson::SUCCESS || action != "message") {
+  if (object["action"].get_string().get(action) != simdjson::SUCCESS) {
+    result.error = ChatError::unknown_action;
+    return result;
+  }
+  if (action == "hello") {
+    result.action = ChatAction::hello;
+    return result;
+  }
+  if (action != "message") {
     result.error = ChatError::unknown_action;
     return result;
   }

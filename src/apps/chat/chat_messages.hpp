@@ -18,9 +18,15 @@ enum class ChatError : std::uint8_t {
 
 const char* to_string(ChatError error);
 
+enum class ChatAction : std::uint8_t {
+  message,  // {"action":"message","message":"<text>"}: the talk's one action
+  hello,    // {"action":"hello"}: a client that understands hibiki's additions
+};
+
 struct ClientMessage {
   ChatError error = ChatError::none;
-  std::string text;  // the "message" field, unescaped
+  ChatAction action = ChatAction::message;
+  std::string text;  // the "message" field, unescaped (message action)
 };
 
 // Parses and reuses its buffers: steady state allocates only the text it returns.

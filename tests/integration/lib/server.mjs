@@ -196,9 +196,10 @@ export class Client {
   }
 }
 
-/** Connects to a chat server and consumes the welcome; returns { client, id, welcome }. */
+/** Connects to a chat server, says hello and consumes the welcome; returns { client, id, welcome }. */
 export async function joinChat(server, path = '/') {
   const client = await Client.connect(server.wsUrl + path);
+  await client.send('{"action":"hello"}');
   const welcome = await client.nextText();
   const parsed = JSON.parse(welcome);
   return { client, id: parsed.id, welcome };

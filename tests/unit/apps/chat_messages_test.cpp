@@ -12,6 +12,14 @@ TEST(ChatMessages, parses_the_talks_message) {
   EXPECT_EQ(m.text, "Hello");
 }
 
+TEST(ChatMessages, parses_hello) {
+  ChatMessageParser parser;
+  const ClientMessage m = parser.parse(R"({"action":"hello"})");
+  EXPECT_EQ(m.error, ChatError::none);
+  EXPECT_EQ(m.action, ChatAction::hello);
+  EXPECT_EQ(parser.parse(R"({"action":"message","message":"x"})").action, ChatAction::message);
+}
+
 TEST(ChatMessages, unescapes_json_strings) {
   ChatMessageParser parser;
   const ClientMessage m =
