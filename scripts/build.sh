@@ -12,5 +12,9 @@ case "$flavour" in
   *) echo "usage: scripts/build.sh release|debug|asan" >&2; exit 2 ;;
 esac
 cmake -S . -B "build/$flavour" -G Ninja "${args[@]}" >/dev/null
-ninja -C "build/$flavour" -j"$(nproc)" | grep -v '^\[' || true
-test -x "build/$flavour/hibiki"
+# Progress lines are noise; compiler output and the failure status are not.
+set +e
+ninja -C "build/$flavour" -j"$(nproc)" | grep -vE "^\[|^ninja: (Entering|no work)"
+status=${PIPESTATUS[0]}
+set -e
+exit "$status"

@@ -1,6 +1,7 @@
 // The `hibiki` program: parses the command line, builds the server for the chosen job, handles
 // SIGINT/SIGTERM as a graceful stop, and reports where it listens.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -22,6 +23,16 @@ extern "C" void on_stop_signal(int) {
   if (hibiki::Server* server = running_server.load()) server->stop();
 }
 
+// Each connection is a descriptor: allow as many as the hard limit permits (the soft default,
+// often 1024, would cap the server long before max_connections).
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 void install_signal_handlers() {
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
@@ -32,6 +43,7 @@ void install_signal_handlers() {
 }
 
 int serve(hibiki::Server& server, const hibiki::ServerOptions& options, const std::string& job) {
+  raise_descriptor_limit();
   try {
     const std::uint16_t port = server.listen();
     std::string shown_host = options.host;

@@ -2,6 +2,7 @@
 #include "net/socket.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -127,6 +128,10 @@ long write_some(int fd, std::span<const std::byte> data) {
 
 void shutdown_write(int fd) {
   ::shutdown(fd, SHUT_WR);
+}
+
+UniqueFd reserve_descriptor() {
+  return UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
 }
 
 }  // namespace hibiki::net

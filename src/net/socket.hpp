@@ -39,6 +39,10 @@ long read_some(int fd, std::span<std::byte> buffer);
 long writev_some(int fd, const struct iovec* iov, int count);
 long write_some(int fd, std::span<const std::byte> data);
 
+// A descriptor kept in reserve (on /dev/null): closing it frees one slot when the process ran
+// out of descriptors, so a pending connection can still be accepted and refused.
+UniqueFd reserve_descriptor();
+
 // shutdown(fd, SHUT_WR): our side of the TCP stream ends (a FIN is sent after queued bytes).
 void shutdown_write(int fd);
 

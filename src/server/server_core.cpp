@@ -48,6 +48,7 @@ void ServerCore::add_http_route(std::string path, HttpHandler handler) {
 
 std::uint16_t ServerCore::listen() {
   listener_ = net::listen_tcp({.host = options_.host, .port = options_.port});
+  reserve_fd_ = net::reserve_descriptor();
   port_ = net::local_port(listener_.get());
   loop_.watch_readable(listener_.get(), kListenerToken);
   return port_;
@@ -129,9 +130,32 @@ void ServerCore::arm_timer(Connection& c, std::uint32_t delay_ms) {
   loop_.timers().arm(c.slot, loop_.now_ms() + delay_ms);
 }
 
+void ServerCore::refuse(int fd, const char* why) {
+  // Refused before any upgrade: the client learns why instead of seeing a reset.
+  const std::string response = protocol::build_error_response(503);
+  [[maybe_unused]] long n =
+      net::write_some(fd, {reinterpret_cast<const std::byte*>(response.data()), response.size()});
+  ::close(fd);
+  // One line per second at most: a flood of refusals must not flood the log too.
+  if (loop_.now_ms() >= next_refusal_log_ms_) {
+    next_refusal_log_ms_ = loop_.now_ms() + 1000;
+    log(LogLevel::warn, std::string("connection refused with 503: ") + why);
+  }
+}
+
 void ServerCore::accept_all() {
   for (int i = 0; i < kMaxAcceptsPerTurn; ++i) {
     int fd = net::accept_connection(listener_.get());
+    if (fd == -EMFILE || fd == -ENFILE) {
+      // Out of descriptors: the pending connection would keep the level-triggered listener
+      // ready forever. Free the reserve descriptor, take the connection, refuse it, re-arm.
+      reserve_fd_.reset();
+      fd = net::accept_connection(listener_.get());
+      if (fd >= 0) refuse(fd, "out of file descriptors");
+      reserve_fd_ = net::reserve_descriptor();
+      if (fd < 0) return;
+      continue;
+    }
     if (fd < 0) {
       if (fd != -EAGAIN && fd != -ECONNABORTED) {
         log(LogLevel::warn, std::string("accept failed: ") + std::strerror(-fd));
@@ -139,12 +163,7 @@ void ServerCore::accept_all() {
       return;
     }
     if (live_connections_ >= options_.max_connections) {
-      // Refused before any upgrade: the client learns why instead of seeing a reset.
-      const std::string response = protocol::build_error_response(503);
-      [[maybe_unused]] long n = net::write_some(
-          fd, {reinterpret_cast<const std::byte*>(response.data()), response.size()});
-      ::close(fd);
-      log(LogLevel::warn, "connection refused: max_connections reached");
+      refuse(fd, "max_connections reached");
       continue;
     }
     Connection& c = allocate();

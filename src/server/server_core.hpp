@@ -59,6 +59,7 @@ class ServerCore final : public net::LoopHandler {
 
   // Lifecycle (server_core.cpp)
   void accept_all();
+  void refuse(int fd, const char* why);
   server::Connection& allocate();
   void read_from(server::Connection& c);
   void handle_bytes(server::Connection& c, std::span<std::byte> bytes);
@@ -100,6 +101,8 @@ class ServerCore final : public net::LoopHandler {
   ServerOptions options_;
   net::EventLoop loop_;
   net::UniqueFd listener_;
+  net::UniqueFd reserve_fd_;  // spare descriptor released to refuse connections at EMFILE
+  std::uint64_t next_refusal_log_ms_ = 0;
   std::uint16_t port_ = 0;
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;

@@ -3,6 +3,7 @@
 import asyncio
 import os
 import re
+import resource
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +44,9 @@ class Server:
         return self.process.returncode
 
 
-async def start_server(mode: str, max_message: int | None = None) -> Server:
+async def start_server(mode: str, max_message: int | None = None, extra_args: list[str] = (),
+                       max_open_files: int | None = None) -> Server:
+    """Starts hibiki; max_open_files caps RLIMIT_NOFILE (soft and hard) for the server."""
     binary = hibiki_bin()
     if not binary.exists():
         raise FileNotFoundError(f"hibiki binary not found at {binary} (build it or set HIBIKI_BIN)")
@@ -52,11 +55,18 @@ async def start_server(mode: str, max_message: int | None = None) -> Server:
         args += ["--web-root", str(WEB_ROOT)]
     if max_message is not None:
         args += ["--max-message", str(max_message)]
+    args += list(extra_args)
+
+    def limit_files() -> None:
+        if max_open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max_open_files, max_open_files))
+
     proc = await asyncio.create_subprocess_exec(
         str(binary), *args,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
+        preexec_fn=limit_files,
     )
     server = Server(proc)
     port_found: asyncio.Future[int] = asyncio.get_running_loop().create_future()
