@@ -37,6 +37,7 @@ struct Connection {
   bool keep_alive = true;         // plain HTTP: keep the connection after the response
   bool backpressured = false;     // the queue passed the cap; on_drain when it empties
   bool read_resume_queued = false;
+  bool flush_queued = false;     // listed in ServerCore::dirty_ for this turn
   bool peer_hung_up = false;     // epoll reported the peer's FIN or an error: read to EOF
   std::uint16_t close_code = 0;  // reported to on_close
   std::uint64_t last_read_ms = 0;

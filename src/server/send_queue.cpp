@@ -3,6 +3,7 @@
 
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 
@@ -10,50 +11,117 @@
 
 namespace hibiki::server {
 namespace {
-constexpr int kMaxIovecs = 64;
-}
 
-void SendQueue::push(std::string segment) {
-  if (segment.empty()) return;
-  bytes_ += segment.size();
-  segments_.push_back(std::move(segment));
+constexpr int kMaxIovecs = 64;
+// Buffers that grew past these during a burst are given back once the queue is empty.
+constexpr std::size_t kKeepOwnedCapacity = 16 * 1024;
+constexpr std::size_t kKeepSegmentCapacity = 64;
+
+}  // namespace
+
+SendQueue::~SendQueue() {
+  reset();
 }
 
 void SendQueue::push(std::span<const std::byte> a, std::span<const std::byte> b) {
-  std::string segment;
-  segment.reserve(a.size() + b.size());
-  segment.append(reinterpret_cast<const char*>(a.data()), a.size());
-  segment.append(reinterpret_cast<const char*>(b.data()), b.size());
-  push(std::move(segment));
+  const std::size_t size = a.size() + b.size();
+  if (size == 0) return;
+  const std::size_t begin = owned_.size();
+  owned_.append(reinterpret_cast<const char*>(a.data()), a.size());
+  owned_.append(reinterpret_cast<const char*>(b.data()), b.size());
+  // Consecutive small frames share one segment, hence one iovec.
+  if (segments_.size() > head_ && segments_.back().frame == nullptr &&
+      segments_.back().end == begin) {
+    segments_.back().end += size;
+  } else {
+    segments_.push_back({nullptr, begin, begin + size});
+  }
+  bytes_ += size;
+}
+
+void SendQueue::push(SharedFrame* frame) {
+  if (frame->size() == 0) return;
+  frame->retain();
+  segments_.push_back({frame, 0, frame->size()});
+  bytes_ += frame->size();
 }
 
 int SendQueue::flush(int fd) {
-  while (!segments_.empty()) {
+  while (bytes_ > 0) {
     std::array<iovec, kMaxIovecs> iov{};
     int count = 0;
-    std::size_t offset = head_offset_;
-    for (auto it = segments_.begin(); it != segments_.end() && count < kMaxIovecs; ++it) {
-      iov[count].iov_base = it->data() + offset;
-      iov[count].iov_len = it->size() - offset;
-      offset = 0;
+    for (std::size_t i = head_; i < segments_.size() && count < kMaxIovecs; ++i) {
+      const Segment& s = segments_[i];
+      std::byte* base = s.frame ? s.frame->data() : reinterpret_cast<std::byte*>(owned_.data());
+      iov[count].iov_base = base + s.begin;
+      iov[count].iov_len = s.end - s.begin;
       ++count;
     }
-    long written = net::writev_some(fd, iov.data(), count);
+    const long written = net::writev_some(fd, iov.data(), count);
     if (written < 0) return static_cast<int>(written);
-    bytes_ -= static_cast<std::size_t>(written);
-    auto left = static_cast<std::size_t>(written);
-    while (left > 0) {
-      std::size_t in_head = segments_.front().size() - head_offset_;
-      if (left < in_head) {
-        head_offset_ += left;
-        return -EAGAIN;  // short write: the kernel buffer is full
-      }
-      left -= in_head;
-      segments_.pop_front();
-      head_offset_ = 0;
-    }
+    std::size_t offered = 0;
+    for (int i = 0; i < count; ++i)
+      offered += iov[i].iov_len;
+    consume(static_cast<std::size_t>(written));
+    if (static_cast<std::size_t>(written) < offered) return -EAGAIN;  // the socket is full
   }
   return 0;
+}
+
+void SendQueue::consume(std::size_t written) {
+  bytes_ -= written;
+  while (written > 0) {
+    Segment& s = segments_[head_];
+    const std::size_t in_segment = s.end - s.begin;
+    if (written < in_segment) {
+      s.begin += written;
+      break;
+    }
+    written -= in_segment;
+    if (s.frame) s.frame->release();
+    ++head_;
+  }
+  if (bytes_ == 0) {
+    reset();
+  } else {
+    compact();
+  }
+}
+
+void SendQueue::compact() {
+  // A slow reader never empties its queue: drop what was written so neither the segment
+  // vector nor the owned buffer grows past the unsent bytes for long.
+  if (head_ > 32 && head_ * 2 > segments_.size()) {
+    segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+  std::size_t dead = owned_.size();  // owned bytes before the first unsent owned segment
+  for (std::size_t i = head_; i < segments_.size(); ++i) {
+    if (segments_[i].frame == nullptr) {
+      dead = segments_[i].begin;
+      break;
+    }
+  }
+  if (dead < kKeepOwnedCapacity || dead * 2 < owned_.size()) return;
+  owned_.erase(0, dead);
+  for (std::size_t i = head_; i < segments_.size(); ++i) {
+    if (segments_[i].frame == nullptr) {
+      segments_[i].begin -= dead;
+      segments_[i].end -= dead;
+    }
+  }
+}
+
+void SendQueue::reset() {
+  for (std::size_t i = head_; i < segments_.size(); ++i) {
+    if (segments_[i].frame) segments_[i].frame->release();
+  }
+  segments_.clear();
+  head_ = 0;
+  bytes_ = 0;
+  owned_.clear();
+  if (owned_.capacity() > kKeepOwnedCapacity) std::string().swap(owned_);
+  if (segments_.capacity() > kKeepSegmentCapacity) std::vector<Segment>().swap(segments_);
 }
 
 }  // namespace hibiki::server

@@ -1,30 +1,53 @@
-// Bytes a connection could not write yet: owned segments plus the offset already written.
-// The socket gets one writev per flush, over as many segments as fit in one call.
+// Bytes a connection has to send, in order: small frames copied into one owned buffer, shared
+// frames (broadcasts) referenced without a copy. flush() gathers them into one writev.
+// An empty queue owns no heap memory.
 #pragma once
 
 #include <cstddef>
-#include <deque>
+#include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
+
+#include "server/shared_frame.hpp"
 
 namespace hibiki::server {
 
 class SendQueue {
  public:
-  [[nodiscard]] bool empty() const { return segments_.empty(); }
+  SendQueue() = default;
+  SendQueue(const SendQueue&) = delete;
+  SendQueue& operator=(const SendQueue&) = delete;
+  ~SendQueue();
+
+  [[nodiscard]] bool empty() const { return bytes_ == 0; }
   // Unsent bytes.
   [[nodiscard]] std::size_t size() const { return bytes_; }
+  // Heap bytes held for copied frames (written or not): for memory tests.
+  [[nodiscard]] std::size_t owned_capacity() const { return owned_.capacity(); }
 
-  void push(std::string segment);
+  // Copies `a` then `b` (e.g. a frame header and its payload) to the end of the queue.
   void push(std::span<const std::byte> a, std::span<const std::byte> b = {});
+  // Queues a reference to `frame` (retained here, released once written).
+  void push(SharedFrame* frame);
 
   // Writes as much as the socket takes. Returns 0 when everything was written, -EAGAIN when
   // bytes remain, or another -errno when the connection is broken.
   int flush(int fd);
 
  private:
-  std::deque<std::string> segments_;
-  std::size_t head_offset_ = 0;  // bytes of segments_.front() already written
+  struct Segment {
+    SharedFrame* frame;   // nullptr: the bytes are owned_[begin, end)
+    std::uint64_t begin;  // offsets into the frame or into owned_
+    std::uint64_t end;
+  };
+  void consume(std::size_t written);
+  void compact();
+  void reset();
+
+  std::vector<Segment> segments_;
+  std::size_t head_ = 0;  // first segment not fully written
+  std::string owned_;
   std::size_t bytes_ = 0;
 };
 

@@ -187,7 +187,7 @@ void ServerCore::on_io(std::uint64_t token, std::uint32_t events) {
   Connection* c =
       resolve(static_cast<std::uint32_t>(token), static_cast<std::uint32_t>(token >> 32));
   if (c == nullptr || c->state == ConnectionState::closed) return;  // reclaimed or dying
-  if (events & net::io_event::kWritable) on_writable(*c);
+  if (events & net::io_event::kWritable) flush(*c);
   if (c->state == ConnectionState::closed) return;
   if (events & net::io_event::kHangup) c->peer_hung_up = true;
   if (events & (net::io_event::kReadable | net::io_event::kHangup)) read_from(*c);
@@ -234,13 +234,15 @@ void ServerCore::handle_bytes(Connection& c, std::span<std::byte> bytes) {
   }
 }
 
-void ServerCore::on_writable(Connection& c) {
-  if (c.out.empty()) return;
-  int rc = c.out.flush(c.fd.get());
-  if (rc == -EAGAIN) return;
-  if (rc < 0) {
-    schedule_destroy(c, close_code::kAbnormal, std::strerror(-rc));
-    return;
+void ServerCore::flush(Connection& c) {
+  if (c.state == ConnectionState::closed) return;
+  if (!c.out.empty()) {
+    const int rc = c.out.flush(c.fd.get());
+    if (rc == -EAGAIN) return;  // the writable edge brings us back
+    if (rc < 0) {
+      schedule_destroy(c, close_code::kAbnormal, std::strerror(-rc));
+      return;
+    }
   }
   if (c.state == ConnectionState::draining && !c.write_shut) {
     c.write_shut = true;
@@ -250,6 +252,18 @@ void ServerCore::on_writable(Connection& c) {
     c.backpressured = false;
     if (auto& on_drain = ws_handlers_[c.route].on_drain) on_drain(handle(c));
   }
+}
+
+void ServerCore::flush_dirty() {
+  // on_drain may queue more and add to dirty_: take the list, then loop over it.
+  flushing_.swap(dirty_);
+  for (std::uint32_t slot : flushing_) {
+    Connection* c = slots_[slot].connection.get();
+    if (c == nullptr) continue;
+    c->flush_queued = false;
+    flush(*c);
+  }
+  flushing_.clear();
 }
 
 void ServerCore::on_timer(std::uint32_t slot) {
@@ -314,6 +328,9 @@ void ServerCore::reclaim() {
     if (!s.connection) continue;
     Connection& c = *s.connection;
     notify_close(c);
+    // Best effort for bytes queued this turn (a close frame answering a peer that already
+    // sent its FIN): the socket may still take them.
+    if (!c.out.empty()) c.out.flush(c.fd.get());
     loop_.timers().disarm(c.slot);
     // close(2) also removes the fd from epoll; stale events carry the old generation.
     s.connection.reset();
@@ -335,9 +352,13 @@ bool ServerCore::before_sleep() {
       if (c->state != ConnectionState::closed) read_from(*c);
     }
   }
-  reclaim();
+  // Flushing may fail connections and reclaiming runs on_close, which may send again.
+  for (int round = 0; round < 4 && (!dirty_.empty() || !graveyard_.empty()); ++round) {
+    flush_dirty();
+    reclaim();
+  }
   if (stopping_ && live_connections_ == 0) return false;
-  return !resume_reads_.empty();
+  return !resume_reads_.empty() || !dirty_.empty();
 }
 
 }  // namespace hibiki::detail

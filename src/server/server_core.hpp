@@ -63,7 +63,6 @@ class ServerCore final : public net::LoopHandler {
   server::Connection& allocate();
   void read_from(server::Connection& c);
   void handle_bytes(server::Connection& c, std::span<std::byte> bytes);
-  void on_writable(server::Connection& c);
   void schedule_destroy(server::Connection& c, std::uint16_t code, std::string_view reason);
   void reclaim();
   void begin_shutdown();
@@ -84,10 +83,15 @@ class ServerCore final : public net::LoopHandler {
   void deliver(server::Connection& c, std::string_view message, protocol::Opcode opcode);
   void fail(server::Connection& c, std::uint16_t code, std::string_view reason);
   void start_draining(server::Connection& c);
-  // Writes raw bytes (a frame, an HTTP response): at once if nothing is queued, else queued.
-  // Returns false if the connection broke (it is then scheduled for destruction).
+  // Queues raw bytes (a frame, an HTTP response) to be written before the loop sleeps.
+  // Returns false if the connection is already closed.
   bool write_raw(server::Connection& c, std::span<const std::byte> head,
                  std::span<const std::byte> body = {});
+  void mark_dirty(server::Connection& c);
+  void flush(server::Connection& c);
+  void flush_dirty();
+  // Whether one more frame of frame_bytes may be queued; applies the backpressure policy.
+  SendStatus admit(server::Connection& c, std::size_t frame_bytes);
   bool send_frame(server::Connection& c, protocol::Opcode opcode,
                   std::span<const std::byte> payload);
   void send_close(server::Connection& c, std::uint16_t code, std::string_view reason);
@@ -108,6 +112,8 @@ class ServerCore final : public net::LoopHandler {
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint32_t> graveyard_;
   std::vector<std::uint32_t> resume_reads_;
+  std::vector<std::uint32_t> dirty_;  // connections with bytes queued this turn
+  std::vector<std::uint32_t> flushing_;
   std::size_t live_connections_ = 0;
   std::uint64_t next_connection_id_ = 1;
   server::TopicRegistry topics_;

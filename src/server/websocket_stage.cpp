@@ -13,6 +13,7 @@
 #include "protocol/frame_parser.hpp"
 #include "protocol/frame_writer.hpp"
 #include "server/server_core.hpp"
+#include "server/shared_frame.hpp"
 
 namespace hibiki::detail {
 namespace {
@@ -144,29 +145,16 @@ void ServerCore::start_draining(Connection& c) {
 bool ServerCore::write_raw(Connection& c, std::span<const std::byte> head,
                            std::span<const std::byte> body) {
   if (c.state == ConnectionState::closed) return false;
-  if (!c.out.empty()) {
-    c.out.push(head, body);
-    return true;
-  }
-  // Nothing queued: write now, no epoll round trip (DESIGN §5).
-  std::array<iovec, 2> iov{{{const_cast<std::byte*>(head.data()), head.size()},
-                            {const_cast<std::byte*>(body.data()), body.size()}}};
-  const long written = net::writev_some(c.fd.get(), iov.data(), body.empty() ? 1 : 2);
-  if (written == -EAGAIN) {
-    c.out.push(head, body);
-    return true;
-  }
-  if (written < 0) {
-    schedule_destroy(c, close_code::kAbnormal, std::strerror(static_cast<int>(-written)));
-    return false;
-  }
-  const auto sent = static_cast<std::size_t>(written);
-  if (sent < head.size()) {
-    c.out.push(head.subspan(sent), body);
-  } else if (sent < head.size() + body.size()) {
-    c.out.push(body.subspan(sent - head.size()));
-  }
+  c.out.push(head, body);
+  mark_dirty(c);
   return true;
+}
+
+void ServerCore::mark_dirty(Connection& c) {
+  // Everything queued during this loop turn leaves in one writev before the loop sleeps.
+  if (c.flush_queued) return;
+  c.flush_queued = true;
+  dirty_.push_back(c.slot);
 }
 
 bool ServerCore::send_frame(Connection& c, Opcode opcode, std::span<const std::byte> payload) {
@@ -183,23 +171,23 @@ bool ServerCore::over_buffer_cap(Connection& c, std::size_t extra) const {
   return c.out.size() + extra > options_.max_buffered_bytes;
 }
 
-SendStatus ServerCore::send_message(Connection& c, std::string_view message, MessageKind kind) {
+SendStatus ServerCore::admit(Connection& c, std::size_t frame_bytes) {
   if (c.state != ConnectionState::open) return SendStatus::closed;
-  const std::size_t frame = protocol::frame_size(message.size());
-  if (!c.out.empty() && over_buffer_cap(c, frame)) {
-    c.backpressured = true;
-    if (options_.backpressure_policy == BackpressurePolicy::drop) return SendStatus::dropped;
-    log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.remote_address +
-                            ": send buffer over " + std::to_string(options_.max_buffered_bytes) +
-                            " bytes, closing 1008");
-    fail(c, close_code::kPolicyViolation, "send buffer full");
-    return SendStatus::closed;
-  }
-  if (!send_frame(c, kind == MessageKind::text ? Opcode::text : Opcode::binary,
-                  as_bytes(message))) {
-    return SendStatus::closed;
-  }
-  if (!c.out.empty() && over_buffer_cap(c, 0)) c.backpressured = true;
+  // One message always fits in an empty queue, whatever its size.
+  if (c.out.empty() || !over_buffer_cap(c, frame_bytes)) return SendStatus::sent;
+  c.backpressured = true;
+  if (options_.backpressure_policy == BackpressurePolicy::drop) return SendStatus::dropped;
+  log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.remote_address +
+                          ": send buffer over " + std::to_string(options_.max_buffered_bytes) +
+                          " bytes, closing 1008");
+  fail(c, close_code::kPolicyViolation, "send buffer full");
+  return SendStatus::closed;
+}
+
+SendStatus ServerCore::send_message(Connection& c, std::string_view message, MessageKind kind) {
+  const SendStatus admitted = admit(c, protocol::frame_size(message.size()));
+  if (admitted != SendStatus::sent) return admitted;
+  send_frame(c, kind == MessageKind::text ? Opcode::text : Opcode::binary, as_bytes(message));
   return SendStatus::sent;
 }
 
@@ -226,13 +214,21 @@ std::size_t ServerCore::publish(std::string_view topic_name, std::string_view me
                                 MessageKind kind) {
   const server::Topic* topic = topics_.find(topic_name);
   if (topic == nullptr) return 0;
+  // Framed once; every subscriber's queue takes a reference (DESIGN §5, encode once).
+  const protocol::FrameHeader header = protocol::encode_frame_header(
+      kind == MessageKind::text ? Opcode::text : Opcode::binary, message.size());
+  server::FrameRef frame(server::SharedFrame::create(header.size + message.size()));
+  std::memcpy(frame->data(), header.bytes.data(), header.size);
+  std::memcpy(frame->data() + header.size, message.data(), message.size());
   std::size_t queued = 0;
-  // Sending never runs handlers or erases subscribers (closing is deferred to the end of the
+  // Queueing never runs handlers or erases subscribers (closing is deferred to the end of the
   // turn), so the subscriber vector is stable during this loop.
   for (std::uint32_t slot : topic->subscribers) {
     Connection* c = slots_[slot].connection.get();
-    if (c == nullptr) continue;
-    if (send_message(*c, message, kind) == SendStatus::sent) ++queued;
+    if (c == nullptr || admit(*c, frame->size()) != SendStatus::sent) continue;
+    c->out.push(frame.get());
+    mark_dirty(*c);
+    ++queued;
   }
   return queued;
 }

@@ -7,15 +7,10 @@
 namespace hibiki::server {
 namespace {
 
-Connection make_connection(std::uint32_t slot) {
-  Connection c;
-  c.slot = slot;
-  return c;
-}
-
 TEST(TopicRegistry, subscribes_once_per_connection) {
   TopicRegistry registry;
-  Connection a = make_connection(1);
+  Connection a;
+  a.slot = 1;
   EXPECT_TRUE(registry.subscribe(a, "room"));
   EXPECT_FALSE(registry.subscribe(a, "room"));
   ASSERT_NE(registry.find("room"), nullptr);
@@ -24,8 +19,10 @@ TEST(TopicRegistry, subscribes_once_per_connection) {
 
 TEST(TopicRegistry, unsubscribe_all_forgets_the_connection_and_empty_topics) {
   TopicRegistry registry;
-  Connection a = make_connection(1);
-  Connection b = make_connection(2);
+  Connection a;
+  a.slot = 1;
+  Connection b;
+  b.slot = 2;
   registry.subscribe(a, "x");
   registry.subscribe(a, "y");
   registry.subscribe(b, "y");
@@ -38,7 +35,8 @@ TEST(TopicRegistry, unsubscribe_all_forgets_the_connection_and_empty_topics) {
 
 TEST(TopicRegistry, unsubscribe_reports_whether_it_was_subscribed) {
   TopicRegistry registry;
-  Connection a = make_connection(4);
+  Connection a;
+  a.slot = 4;
   EXPECT_FALSE(registry.unsubscribe(a, "nothing"));
   registry.subscribe(a, "t");
   EXPECT_TRUE(registry.unsubscribe(a, "t"));
