@@ -19,7 +19,7 @@ class HttpRequestView {
   // First header with that name (case-insensitive).
   [[nodiscard]] virtual std::optional<std::string_view> header(std::string_view name) const = 0;
   // "ip:port" of the peer.
-  [[nodiscard]] virtual std::string_view remote_address() const = 0;
+  [[nodiscard]] virtual std::string remote_address() const = 0;
 };
 
 struct HttpResponse {

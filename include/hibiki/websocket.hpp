@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace hibiki {
@@ -55,7 +56,7 @@ class WebSocket {
   [[nodiscard]] std::uint64_t id() const;
   [[nodiscard]] bool is_open() const;
   // "ip:port" of the peer; empty when the connection is gone.
-  [[nodiscard]] std::string_view remote_address() const;
+  [[nodiscard]] std::string remote_address() const;
   // The subprotocol chosen in the handshake, or empty.
   [[nodiscard]] std::string_view protocol() const;
 

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -84,21 +85,40 @@ int accept_connection(int listen_fd) {
   }
 }
 
-std::string peer_address(int fd) {
+PeerAddress peer_address(int fd) {
+  PeerAddress peer;
   sockaddr_storage address{};
   socklen_t length = sizeof address;
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "?";
-  char text[INET6_ADDRSTRLEN] = {};
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return peer;
+  peer.known = true;
   if (address.ss_family == AF_INET6) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
-    ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
-    std::string address_text = "[";
-    address_text.append(text).append("]:").append(std::to_string(ntohs(in6->sin6_port)));
-    return address_text;
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
+    std::memcpy(peer.ip.data(), &in6->sin6_addr, 16);
+    peer.port = ntohs(in6->sin6_port);
+  } else {
+    const auto* in4 = reinterpret_cast<const sockaddr_in*>(&address);
+    peer.ip[10] = peer.ip[11] = 0xFF;  // ::ffff:a.b.c.d
+    std::memcpy(peer.ip.data() + 12, &in4->sin_addr, 4);
+    peer.port = ntohs(in4->sin_port);
   }
-  auto* in4 = reinterpret_cast<sockaddr_in*>(&address);
-  ::inet_ntop(AF_INET, &in4->sin_addr, text, sizeof text);
-  return std::string(text) + ":" + std::to_string(ntohs(in4->sin_port));
+  return peer;
+}
+
+std::string PeerAddress::to_string() const {
+  if (!known) return "?";
+  char text[INET6_ADDRSTRLEN] = {};
+  const bool v4 = std::all_of(ip.begin(), ip.begin() + 10, [](std::uint8_t b) { return b == 0; }) &&
+                  ip[10] == 0xFF && ip[11] == 0xFF;
+  std::string out;
+  if (v4) {
+    ::inet_ntop(AF_INET, ip.data() + 12, text, sizeof text);
+    out = text;
+  } else {
+    ::inet_ntop(AF_INET6, ip.data(), text, sizeof text);
+    out.append("[").append(text).append("]");
+  }
+  out.append(":").append(std::to_string(port));
+  return out;
 }
 
 long read_some(int fd, std::span<std::byte> buffer) {

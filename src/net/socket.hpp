@@ -4,6 +4,7 @@
 
 #include <sys/uio.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -31,8 +32,16 @@ std::uint16_t local_port(int fd);
 // Returns the fd, or -errno (-EAGAIN when the backlog is empty).
 int accept_connection(int listen_fd);
 
-// "ip:port" of the peer, or "?" when unknown.
-std::string peer_address(int fd);
+// A peer's address in 20 bytes (IPv4 stored as IPv4-mapped IPv6), formatted only on demand.
+struct PeerAddress {
+  std::array<std::uint8_t, 16> ip{};
+  std::uint16_t port = 0;
+  bool known = false;
+  // "ip:port" ("[v6]:port" for IPv6), or "?" when unknown.
+  [[nodiscard]] std::string to_string() const;
+};
+
+PeerAddress peer_address(int fd);
 
 // read(2) / writev(2) / send(2) returning bytes or -errno; 0 from read_some means EOF.
 long read_some(int fd, std::span<std::byte> buffer);

@@ -16,7 +16,7 @@ void TimerWheel::arm(std::uint32_t id, std::uint64_t deadline_ms) {
   std::uint64_t tick = (deadline_ms + tick_ms_ - 1) / tick_ms_;
   if (started_ && tick <= last_tick_) tick = last_tick_ + 1;
   Node& node = nodes_[id];
-  node.deadline_tick = tick;
+  node.deadline_tick = static_cast<std::uint32_t>(tick);
   node.bucket = static_cast<std::uint32_t>(tick % heads_.size());
   node.prev = kNil;
   node.next = heads_[node.bucket];

@@ -42,7 +42,9 @@ constexpr std::uint8_t full_header_size(std::uint8_t b1) {
 
 // What check_header needs to know about the parser beyond the header bytes.
 struct StreamState {
-  const FrameParserOptions& options;
+  std::uint64_t max_message_bytes;
+  Role role;
+  bool allow_rsv1;
   std::uint8_t message_opcode;  // open fragmented message, 0 if none
   std::uint64_t message_bytes;  // payload bytes of the open message so far
 };
@@ -57,15 +59,15 @@ FrameError check_header(std::uint8_t b0, std::uint8_t b1, bool length_known, std
   // §5.2: RSV1-3 must be 0 unless an extension defines them; permessage-deflate (RFC 7692
   // §6) defines RSV1 on the first frame of a data message only.
   if ((b0 & (kRsv2Bit | kRsv3Bit)) != 0) return FrameError::reserved_bits;
-  if ((b0 & kRsv1Bit) != 0 && (!s.options.allow_rsv1 || control || opcode == kOpContinuation)) {
+  if ((b0 & kRsv1Bit) != 0 && (!s.allow_rsv1 || control || opcode == kOpContinuation)) {
     return FrameError::reserved_bits;
   }
   // §5.2: reserved opcodes fail the connection.
   if (!is_known_opcode(opcode)) return FrameError::unknown_opcode;
   // §5.1: clients mask every frame, servers none.
   const bool masked = (b1 & kMaskBit) != 0;
-  if (s.options.role == Role::server && !masked) return FrameError::unmasked_frame;
-  if (s.options.role == Role::client && masked) return FrameError::masked_frame;
+  if (s.role == Role::server && !masked) return FrameError::unmasked_frame;
+  if (s.role == Role::client && masked) return FrameError::masked_frame;
   // §5.5: control frames are not fragmented and carry at most 125 bytes, so the 16- and
   // 64-bit length forms are already too long.
   const std::uint8_t len7 = b1 & kLengthBits;
@@ -90,17 +92,16 @@ FrameError check_header(std::uint8_t b0, std::uint8_t b1, bool length_known, std
     if (!length_known) return FrameError::none;
     // A new message starts from zero; message_bytes never exceeds the limit, so no overflow.
     const std::uint64_t so_far = opcode == kOpContinuation ? s.message_bytes : 0;
-    if (length > s.options.max_message_bytes - so_far) return FrameError::message_too_big;
+    if (length > s.max_message_bytes - so_far) return FrameError::message_too_big;
   }
   return FrameError::none;
 }
 
 }  // namespace
 
-// One parser per connection, so keep it small. Measured 72 bytes on x86-64: options_ 24 (14 of
-// them padding around the uint64), two uint64 counters 16, header_ 14, mask_ 4, ten one-byte
-// fields, rounded up to 8-byte alignment.
-static_assert(sizeof(FrameParser) <= 72, "FrameParser grew; check the field layout");
+// One parser per connection, so keep it small: three uint64 (limit and two counters) 24,
+// header_ 14, mask_ 4, twelve one-byte fields and the UTF-8 state, 56 bytes on x86-64.
+static_assert(sizeof(FrameParser) <= 56, "FrameParser grew; check the field layout");
 
 CloseCode close_code_for(FrameError error) {
   switch (error) {
@@ -167,8 +168,9 @@ FrameError FrameParser::start_frame(FrameEvent& event) {
     }
     pos += bytes;
   }
-  const FrameError error =
-      check_header(b0, b1, true, length, StreamState{options_, message_opcode_, message_bytes_});
+  const FrameError error = check_header(
+      b0, b1, true, length,
+      StreamState{max_message_bytes_, role_, allow_rsv1_, message_opcode_, message_bytes_});
   if (error != FrameError::none) {
     fail(error, event);
     return error;
@@ -221,7 +223,8 @@ std::size_t FrameParser::parse(std::span<std::byte> input, FrameEvent& event) {
         const auto b1 = std::to_integer<std::uint8_t>(header_[1]);
         const FrameError error = check_header(
             std::to_integer<std::uint8_t>(header_[0]), b1, (b1 & kLengthBits) < kLength16,
-            b1 & kLengthBits, StreamState{options_, message_opcode_, message_bytes_});
+            b1 & kLengthBits,
+            StreamState{max_message_bytes_, role_, allow_rsv1_, message_opcode_, message_bytes_});
         if (error != FrameError::none) return fail(error, event);
       }
     }

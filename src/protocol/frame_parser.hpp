@@ -71,7 +71,10 @@ struct FrameEvent {
 
 class FrameParser {
  public:
-  explicit FrameParser(FrameParserOptions options = {}) : options_(options) {}
+  explicit FrameParser(FrameParserOptions options = {})
+      : max_message_bytes_(options.max_message_bytes),
+        role_(options.role),
+        allow_rsv1_(options.allow_rsv1) {}
 
   // Consumes a prefix of `input` and fills `event`. Returns the number of bytes consumed.
   // Payload bytes are unmasked in place, hence the writable span.
@@ -83,14 +86,15 @@ class FrameParser {
   // True between the first frame of a fragmented data message and its FIN frame.
   [[nodiscard]] bool in_fragmented_message() const { return message_opcode_ != 0; }
   [[nodiscard]] bool failed() const { return error_ != FrameError::none; }
-  void set_allow_rsv1(bool allow) { options_.allow_rsv1 = allow; }
-  void set_max_message_bytes(std::uint64_t max) { options_.max_message_bytes = max; }
+  void set_allow_rsv1(bool allow) { allow_rsv1_ = allow; }
+  void set_max_message_bytes(std::uint64_t max) { max_message_bytes_ = max; }
 
  private:
   std::size_t fail(FrameError error, FrameEvent& event);
   FrameError start_frame(FrameEvent& event);
 
-  FrameParserOptions options_;
+  // The options, stored field by field so they pack with the one-byte state below.
+  std::uint64_t max_message_bytes_;
   std::uint64_t frame_remaining_ = 0;   // payload bytes of the current frame not yet consumed
   std::uint64_t message_bytes_ = 0;     // payload bytes of the open data message so far
   std::array<std::byte, 14> header_{};  // 2 + 8 + 4: the largest frame header
@@ -99,7 +103,9 @@ class FrameParser {
   std::uint8_t mask_offset_ = 0;     // position in mask_ of the next payload byte
   std::uint8_t frame_opcode_ = 0;    // raw opcode of the frame being read
   std::uint8_t message_opcode_ = 0;  // text/binary of the open data message, 0 if none
-  bool in_payload_ = false;          // header parsed, payload bytes follow
+  Role role_;
+  bool allow_rsv1_;
+  bool in_payload_ = false;  // header parsed, payload bytes follow
   bool frame_fin_ = false;
   bool frame_masked_ = false;
   bool message_compressed_ = false;

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "net/socket.hpp"
 #include "net/unique_fd.hpp"
 #include "protocol/frame_parser.hpp"
 #include "server/send_queue.hpp"
@@ -23,34 +26,60 @@ enum class ConnectionState : std::uint8_t {
   closed,    // waiting to be reclaimed at the end of the loop turn
 };
 
+// What few connections need: kept out of Connection so idle ones stay small.
+struct ConnectionExtras {
+  std::string control;       // a control frame's payload split across reads
+  std::string protocol;      // the negotiated subprotocol
+  std::string close_reason;  // reported to on_close
+};
+
 struct Connection {
-  net::UniqueFd fd;
+  // Fields are ordered by size so the struct has no padding holes: one exists per open
+  // connection, and an idle one should cost about 256 bytes in all (docs/BENCHMARKS.md).
   std::uint64_t id = 0;
+  void* user_data = nullptr;
+  // An idle connection holds neither: both are allocated on first use (DESIGN §5, cheap idle
+  // connections) and the queue is given back whenever it empties.
+  std::unique_ptr<SendQueue> queue;
+  std::unique_ptr<ConnectionExtras> extras;
+  protocol::FrameParser parser;
+  std::string inbox;  // HTTP head bytes, or the fragments of a message being assembled
+  std::vector<Topic*> topics;
+  net::UniqueFd fd;
   std::uint32_t slot = 0;
   std::uint32_t generation = 0;
-  ConnectionState state = ConnectionState::http;
-  std::uint16_t route = 0;        // index of the WebSocket handlers once upgraded
-  bool opened = false;            // on_open ran, so on_close is owed
-  bool close_notified = false;    // on_close ran
-  bool ping_outstanding = false;  // idle ping sent, no frame since
-  bool write_shut = false;        // shutdown(SHUT_WR) done
-  bool keep_alive = true;         // plain HTTP: keep the connection after the response
-  bool backpressured = false;     // the queue passed the cap; on_drain when it empties
-  bool read_resume_queued = false;
-  bool flush_queued = false;     // listed in ServerCore::dirty_ for this turn
-  bool peer_hung_up = false;     // epoll reported the peer's FIN or an error: read to EOF
+  std::uint32_t http_scanned = 0;  // bytes of inbox already searched for the end of the head
+  std::uint32_t last_read_ms = 0;  // monotonic milliseconds, truncated: compare by difference
+  net::PeerAddress peer;
+  std::uint16_t route = 0;       // index of the WebSocket handlers once upgraded
   std::uint16_t close_code = 0;  // reported to on_close
-  std::uint64_t last_read_ms = 0;
-  std::size_t http_scanned = 0;  // bytes of inbox already searched for the end of the head
-  protocol::FrameParser parser;
-  std::string inbox;    // HTTP head bytes, or the fragments of a message being assembled
-  std::string control;  // a control frame's payload split across reads
-  SendQueue out;
-  std::vector<Topic*> topics;
-  std::string remote_address;
-  std::string protocol;
-  std::string close_reason;
-  void* user_data = nullptr;
+  ConnectionState state = ConnectionState::http;
+  bool opened : 1 = false;            // on_open ran, so on_close is owed
+  bool close_notified : 1 = false;    // on_close ran
+  bool ping_outstanding : 1 = false;  // idle ping sent, no frame since
+  bool write_shut : 1 = false;        // shutdown(SHUT_WR) done
+  bool keep_alive : 1 = true;         // plain HTTP: keep the connection after the response
+  bool backpressured : 1 = false;     // the queue passed the cap; on_drain when it empties
+  bool read_resume_queued : 1 = false;
+  bool flush_queued : 1 = false;  // listed in ServerCore::dirty_ for this turn
+  bool peer_hung_up : 1 = false;  // epoll reported the peer's FIN or an error: read to EOF
+
+  SendQueue& out() {
+    if (!queue) queue = std::make_unique<SendQueue>();
+    return *queue;
+  }
+  [[nodiscard]] bool has_queued() const { return queue && !queue->empty(); }
+  [[nodiscard]] std::size_t buffered() const { return queue ? queue->size() : 0; }
+  ConnectionExtras& more() {
+    if (!extras) extras = std::make_unique<ConnectionExtras>();
+    return *extras;
+  }
+  [[nodiscard]] std::string_view protocol() const {
+    return extras ? std::string_view(extras->protocol) : std::string_view();
+  }
+  [[nodiscard]] std::string_view close_reason() const {
+    return extras ? std::string_view(extras->close_reason) : std::string_view();
+  }
 };
 
 }  // namespace hibiki::server

@@ -26,7 +26,7 @@ class RequestView final : public HttpRequestView {
   std::optional<std::string_view> header(std::string_view name) const override {
     return request_.header(name);
   }
-  std::string_view remote_address() const override { return connection_.remote_address; }
+  std::string remote_address() const override { return connection_.peer.to_string(); }
 
  private:
   const protocol::HttpRequest& request_;
@@ -43,21 +43,30 @@ constexpr std::size_t kMaxHeaderSlots = 256;
 }  // namespace
 
 void ServerCore::handle_http(Connection& c, std::span<std::byte> bytes) {
-  c.inbox.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  // The common case, a whole head in one read, is parsed in the loop's read buffer: only a
+  // head split across reads is copied into the connection's inbox.
+  bool buffered = !c.inbox.empty();
+  if (buffered) c.inbox.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   const protocol::HttpLimits limits{.max_head_bytes = options_.max_header_bytes,
                                     .max_headers = std::min(options_.max_headers, kMaxHeaderSlots)};
   std::array<protocol::HttpHeader, kMaxHeaderSlots> headers;
-  // Pipelined requests: keep answering while complete heads are buffered.
-  while (c.state == ConnectionState::http && !c.inbox.empty()) {
+  // Pipelined requests: keep answering while complete heads are there.
+  while (c.state == ConnectionState::http) {
+    const std::string_view text =
+        buffered ? std::string_view(c.inbox)
+                 : std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (text.empty()) return;
     protocol::HttpRequest request;
-    const protocol::HttpParseResult result = protocol::parse_http_request(
-        c.inbox, request, std::span(headers.data(), limits.max_headers), limits, c.http_scanned);
+    const protocol::HttpParseResult result =
+        protocol::parse_http_request(text, request, std::span(headers.data(), limits.max_headers),
+                                     limits, buffered ? c.http_scanned : 0);
     if (result.status == protocol::HttpParseStatus::need_more) {
-      c.http_scanned = c.inbox.size();
+      if (!buffered) c.inbox.assign(text);
+      c.http_scanned = static_cast<std::uint32_t>(c.inbox.size());
       return;
     }
     if (result.status == protocol::HttpParseStatus::error) {
-      log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.remote_address +
+      log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.peer.to_string() +
                               ": bad HTTP request: " + protocol::to_string(result.error));
       answer_http_error(c, protocol::http_status_for(result.error));
       return;
@@ -66,22 +75,33 @@ void ServerCore::handle_http(Connection& c, std::span<std::byte> bytes) {
     const bool upgraded = handle_request(c, request);
     if (c.state == ConnectionState::closed || c.state == ConnectionState::draining) return;
     // Whatever followed the head: frames sent right after the upgrade, or the next request.
-    std::string rest = c.inbox.substr(result.head_bytes);
-    c.inbox.clear();
-    if (upgraded) {
-      c.inbox.shrink_to_fit();
-      if (!rest.empty()) {
-        handle_frames(c, {reinterpret_cast<std::byte*>(rest.data()), rest.size()});
+    if (buffered) {
+      c.inbox.erase(0, result.head_bytes);
+      if (upgraded) {
+        std::string rest = std::move(c.inbox);
+        c.inbox = std::string();
+        if (!rest.empty()) {
+          handle_frames(c, {reinterpret_cast<std::byte*>(rest.data()), rest.size()});
+        }
+        return;
       }
-      return;
+      if (c.inbox.empty()) {
+        c.inbox.shrink_to_fit();
+        return;
+      }
+    } else {
+      bytes = bytes.subspan(result.head_bytes);
+      if (upgraded) {
+        if (!bytes.empty()) handle_frames(c, bytes);
+        return;
+      }
     }
-    c.inbox = std::move(rest);
   }
 }
 
 void ServerCore::answer_http_error(Connection& c, int status) {
   const std::string response = protocol::build_error_response(status);
-  write_raw(c, as_bytes(response));
+  write_raw(c, as_bytes(response), {}, /*now=*/true);
   start_draining(c);
 }
 
@@ -95,7 +115,7 @@ bool ServerCore::upgrade(Connection& c, const protocol::HttpRequest& request) {
   const protocol::HandshakeCheck check = protocol::check_upgrade(
       request, protocol::HandshakeOptions{.allowed_origins = options_.allowed_origins});
   if (check.error != protocol::HandshakeError::none) {
-    log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.remote_address +
+    log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.peer.to_string() +
                             ": handshake refused: " + protocol::to_string(check.error));
     answer_http_error(c, protocol::http_status_for(check.error));
     return false;
@@ -116,12 +136,12 @@ bool ServerCore::upgrade(Connection& c, const protocol::HttpRequest& request) {
     if (std::find(offered.begin(), offered.end(), chosen) == offered.end()) chosen.clear();
   }
   const std::string response = protocol::build_upgrade_response(check.upgrade.key, chosen);
-  if (!write_raw(c, as_bytes(response))) return false;
+  if (!write_raw(c, as_bytes(response), {}, /*now=*/true)) return false;
   c.state = ConnectionState::open;
   c.route = route->second;
-  c.protocol = std::move(chosen);
+  if (!chosen.empty()) c.more().protocol = std::move(chosen);
   c.opened = true;
-  c.last_read_ms = loop_.now_ms();
+  c.last_read_ms = static_cast<std::uint32_t>(loop_.now_ms());
   if (options_.idle_timeout_ms > 0) {
     arm_timer(c, options_.idle_timeout_ms);
   } else {
@@ -163,10 +183,9 @@ void ServerCore::serve_http(Connection& c, const protocol::HttpRequest& request)
     head += name + ": " + value + "\r\n";
   if (!c.keep_alive) head += "Connection: close\r\n";
   head += "\r\n";
-  if (!write_raw(c, as_bytes(head),
-                 head_only ? std::span<const std::byte>{} : as_bytes(response.body))) {
-    return;
-  }
+  const std::span<const std::byte> body =
+      head_only ? std::span<const std::byte>{} : as_bytes(response.body);
+  if (!write_raw(c, as_bytes(head), body, /*now=*/true)) return;
   if (!c.keep_alive) {
     start_draining(c);
     return;

@@ -64,7 +64,7 @@ bool WebSocket::unsubscribe(std::string_view topic) const {
 
 std::size_t WebSocket::buffered_amount() const {
   server::Connection* c = detail::ServerCore::connection_of(*this);
-  return c ? c->out.size() : 0;
+  return c ? c->buffered() : 0;
 }
 
 std::uint64_t WebSocket::id() const {
@@ -77,14 +77,14 @@ bool WebSocket::is_open() const {
   return c && c->state == server::ConnectionState::open;
 }
 
-std::string_view WebSocket::remote_address() const {
+std::string WebSocket::remote_address() const {
   server::Connection* c = detail::ServerCore::connection_of(*this);
-  return c ? std::string_view(c->remote_address) : std::string_view();
+  return c ? c->peer.to_string() : std::string();
 }
 
 std::string_view WebSocket::protocol() const {
   server::Connection* c = detail::ServerCore::connection_of(*this);
-  return c ? std::string_view(c->protocol) : std::string_view();
+  return c ? c->protocol() : std::string_view();
 }
 
 void WebSocket::set_user_data(void* data) const {

@@ -49,6 +49,9 @@ void ServerCore::add_http_route(std::string path, HttpHandler handler) {
 std::uint16_t ServerCore::listen() {
   listener_ = net::listen_tcp({.host = options_.host, .port = options_.port});
   reserve_fd_ = net::reserve_descriptor();
+  // The first SHA-1 makes OpenSSL load and initialise its provider (about 2 MB of code pages):
+  // pay it now rather than in the first client's handshake.
+  [[maybe_unused]] const protocol::AcceptKey warm_up = protocol::compute_accept_key("warm-up");
   port_ = net::local_port(listener_.get());
   loop_.watch_readable(listener_.get(), kListenerToken);
   return port_;
@@ -168,8 +171,8 @@ void ServerCore::accept_all() {
     }
     Connection& c = allocate();
     c.fd.reset(fd);
-    c.remote_address = net::peer_address(fd);
-    c.last_read_ms = loop_.now_ms();
+    c.peer = net::peer_address(fd);
+    c.last_read_ms = static_cast<std::uint32_t>(loop_.now_ms());
     c.parser.set_max_message_bytes(options_.max_message_bytes);
     if (int rc = loop_.watch(fd, token_of(c)); rc < 0) {
       schedule_destroy(c, close_code::kAbnormal, "epoll_ctl failed");
@@ -205,7 +208,7 @@ void ServerCore::read_from(Connection& c) {
       schedule_destroy(c, close_code::kAbnormal, "connection closed without a close frame");
       return;
     }
-    c.last_read_ms = loop_.now_ms();
+    c.last_read_ms = static_cast<std::uint32_t>(loop_.now_ms());
     handle_bytes(c, {read_buffer_.get(), static_cast<std::size_t>(n)});
     if (c.state == ConnectionState::closed) return;
     // A short read drained the socket; edge-triggered epoll reports the next arrival. Not so
@@ -236,14 +239,15 @@ void ServerCore::handle_bytes(Connection& c, std::span<std::byte> bytes) {
 
 void ServerCore::flush(Connection& c) {
   if (c.state == ConnectionState::closed) return;
-  if (!c.out.empty()) {
-    const int rc = c.out.flush(c.fd.get());
+  if (c.has_queued()) {
+    const int rc = c.queue->flush(c.fd.get());
     if (rc == -EAGAIN) return;  // the writable edge brings us back
     if (rc < 0) {
       schedule_destroy(c, close_code::kAbnormal, std::strerror(-rc));
       return;
     }
   }
+  c.queue.reset();
   if (c.state == ConnectionState::draining && !c.write_shut) {
     c.write_shut = true;
     net::shutdown_write(c.fd.get());
@@ -273,15 +277,16 @@ void ServerCore::on_timer(std::uint32_t slot) {
   switch (c.state) {
     case ConnectionState::http:
       log(LogLevel::info,
-          "conn " + std::to_string(c.id) + " " + c.remote_address + ": handshake timeout");
+          "conn " + std::to_string(c.id) + " " + c.peer.to_string() + ": handshake timeout");
       answer_http_error(c, 408);
       break;
     case ConnectionState::open: {
       if (options_.idle_timeout_ms == 0) return;
-      const std::uint64_t idle_since = c.last_read_ms;
-      if (now - idle_since < options_.idle_timeout_ms) {
+      // 32-bit milliseconds wrap every 49 days; the difference stays right across a wrap.
+      const std::uint32_t idle_ms = static_cast<std::uint32_t>(now) - c.last_read_ms;
+      if (idle_ms < options_.idle_timeout_ms) {
         c.ping_outstanding = false;
-        arm_timer(c, static_cast<std::uint32_t>(idle_since + options_.idle_timeout_ms - now));
+        arm_timer(c, options_.idle_timeout_ms - idle_ms);
       } else if (!c.ping_outstanding) {
         c.ping_outstanding = true;
         send_frame(c, protocol::Opcode::ping, {});
@@ -308,14 +313,14 @@ void ServerCore::notify_close(Connection& c) {
   c.close_notified = true;
   topics_.unsubscribe_all(c);
   if (auto& on_close = ws_handlers_[c.route].on_close)
-    on_close(handle(c), c.close_code, c.close_reason);
+    on_close(handle(c), c.close_code, c.close_reason());
 }
 
 void ServerCore::schedule_destroy(Connection& c, std::uint16_t code, std::string_view reason) {
   if (c.state == ConnectionState::closed) return;
   if (c.close_code == 0) {
     c.close_code = code;
-    c.close_reason = std::string(reason);
+    if (!reason.empty()) c.more().close_reason = std::string(reason);
   }
   c.state = ConnectionState::closed;
   graveyard_.push_back(c.slot);
@@ -330,7 +335,7 @@ void ServerCore::reclaim() {
     notify_close(c);
     // Best effort for bytes queued this turn (a close frame answering a peer that already
     // sent its FIN): the socket may still take them.
-    if (!c.out.empty()) c.out.flush(c.fd.get());
+    if (c.has_queued()) c.queue->flush(c.fd.get());
     loop_.timers().disarm(c.slot);
     // close(2) also removes the fd from epoll; stale events carry the old generation.
     s.connection.reset();

@@ -85,8 +85,9 @@ class ServerCore final : public net::LoopHandler {
   void start_draining(server::Connection& c);
   // Queues raw bytes (a frame, an HTTP response) to be written before the loop sleeps.
   // Returns false if the connection is already closed.
+  // With `now`, bytes are written at once when nothing is queued (HTTP responses).
   bool write_raw(server::Connection& c, std::span<const std::byte> head,
-                 std::span<const std::byte> body = {});
+                 std::span<const std::byte> body = {}, bool now = false);
   void mark_dirty(server::Connection& c);
   void flush(server::Connection& c);
   void flush_dirty();

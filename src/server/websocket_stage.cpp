@@ -53,11 +53,12 @@ void ServerCore::handle_frames(Connection& c, std::span<std::byte> bytes) {
       if (event.message_start && event.message_end) {
         handle_control(c, event.opcode, event.payload);
       } else {
-        if (event.message_start) c.control.clear();
-        c.control.append(as_text(event.payload));
+        std::string& control = c.more().control;
+        if (event.message_start) control.clear();
+        control.append(as_text(event.payload));
         if (event.message_end) {
-          std::string payload = std::move(c.control);
-          c.control = std::string();
+          std::string payload = std::move(control);
+          control = std::string();
           handle_control(c, event.opcode, as_bytes(payload));
         }
       }
@@ -109,7 +110,7 @@ void ServerCore::handle_control(Connection& c, Opcode opcode, std::span<const st
   if (c.state == ConnectionState::open) {
     // RFC 6455 §5.5.1: answer with a close frame echoing the status code.
     c.close_code = parsed.code;
-    c.close_reason = std::string(parsed.reason);
+    c.more().close_reason = std::string(parsed.reason);
     // An empty close (1005) is answered with an empty close; otherwise code and reason echo.
     const protocol::ClosePayload reply = protocol::make_close_payload(parsed.code, parsed.reason);
     send_frame(c, Opcode::close, reply.view());
@@ -119,11 +120,11 @@ void ServerCore::handle_control(Connection& c, Opcode opcode, std::span<const st
 }
 
 void ServerCore::fail(Connection& c, std::uint16_t code, std::string_view reason) {
-  log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.remote_address + ": closing " +
+  log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.peer.to_string() + ": closing " +
                           std::to_string(code) + ": " + std::string(reason));
   if (c.state == ConnectionState::open) {
     c.close_code = code;
-    c.close_reason = std::string(reason);
+    c.more().close_reason = std::string(reason);
     send_close(c, code, reason);
   }
   // The stream can no longer be parsed: say goodbye and wait only for the peer's EOF.
@@ -135,7 +136,7 @@ void ServerCore::start_draining(Connection& c) {
   c.state = ConnectionState::draining;
   c.inbox.clear();
   c.inbox.shrink_to_fit();
-  if (c.out.empty() && !c.write_shut) {
+  if (!c.has_queued() && !c.write_shut) {
     c.write_shut = true;
     net::shutdown_write(c.fd.get());
   }
@@ -143,9 +144,29 @@ void ServerCore::start_draining(Connection& c) {
 }
 
 bool ServerCore::write_raw(Connection& c, std::span<const std::byte> head,
-                           std::span<const std::byte> body) {
+                           std::span<const std::byte> body, bool now) {
   if (c.state == ConnectionState::closed) return false;
-  c.out.push(head, body);
+  if (now && !c.has_queued()) {
+    // HTTP responses gain nothing from waiting for the end of the turn, and writing them at
+    // once spares an idle connection its queue.
+    std::array<iovec, 2> iov{{{const_cast<std::byte*>(head.data()), head.size()},
+                              {const_cast<std::byte*>(body.data()), body.size()}}};
+    const long written = net::writev_some(c.fd.get(), iov.data(), body.empty() ? 1 : 2);
+    if (written < 0 && written != -EAGAIN) {
+      schedule_destroy(c, close_code::kAbnormal, std::strerror(static_cast<int>(-written)));
+      return false;
+    }
+    const std::size_t sent = written < 0 ? 0 : static_cast<std::size_t>(written);
+    if (sent >= head.size() + body.size()) return true;
+    if (sent < head.size()) {
+      c.out().push(head.subspan(sent), body);
+    } else {
+      c.out().push(body.subspan(sent - head.size()));
+    }
+    mark_dirty(c);
+    return true;
+  }
+  c.out().push(head, body);
   mark_dirty(c);
   return true;
 }
@@ -168,16 +189,16 @@ void ServerCore::send_close(Connection& c, std::uint16_t code, std::string_view 
 }
 
 bool ServerCore::over_buffer_cap(Connection& c, std::size_t extra) const {
-  return c.out.size() + extra > options_.max_buffered_bytes;
+  return c.buffered() + extra > options_.max_buffered_bytes;
 }
 
 SendStatus ServerCore::admit(Connection& c, std::size_t frame_bytes) {
   if (c.state != ConnectionState::open) return SendStatus::closed;
   // One message always fits in an empty queue, whatever its size.
-  if (c.out.empty() || !over_buffer_cap(c, frame_bytes)) return SendStatus::sent;
+  if (!c.has_queued() || !over_buffer_cap(c, frame_bytes)) return SendStatus::sent;
   c.backpressured = true;
   if (options_.backpressure_policy == BackpressurePolicy::drop) return SendStatus::dropped;
-  log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.remote_address +
+  log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.peer.to_string() +
                           ": send buffer over " + std::to_string(options_.max_buffered_bytes) +
                           " bytes, closing 1008");
   fail(c, close_code::kPolicyViolation, "send buffer full");
@@ -194,7 +215,7 @@ SendStatus ServerCore::send_message(Connection& c, std::string_view message, Mes
 void ServerCore::close_connection(Connection& c, std::uint16_t code, std::string_view reason) {
   if (c.state != ConnectionState::open) return;
   c.close_code = code;
-  c.close_reason = std::string(reason.substr(0, protocol::kMaxCloseReason));
+  c.more().close_reason = std::string(reason.substr(0, protocol::kMaxCloseReason));
   send_close(c, code, reason);
   if (c.state == ConnectionState::closed) return;
   c.state = ConnectionState::closing;
@@ -226,7 +247,7 @@ std::size_t ServerCore::publish(std::string_view topic_name, std::string_view me
   for (std::uint32_t slot : topic->subscribers) {
     Connection* c = slots_[slot].connection.get();
     if (c == nullptr || admit(*c, frame->size()) != SendStatus::sent) continue;
-    c->out.push(frame.get());
+    c->out().push(frame.get());
     mark_dirty(*c);
     ++queued;
   }
