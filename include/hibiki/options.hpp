@@ -41,6 +41,12 @@ struct ServerOptions {
   std::vector<std::string> allowed_origins;
   // Connections open at once (HTTP and WebSocket); past it new sockets get 503.
   std::size_t max_connections = 100'000;
+  // TLS (wss:// and https:// on the same port): PEM certificate chain and private key.
+  // Both empty: plain TCP. Loaded by listen(); Server::reload_tls() reads them again.
+  std::string tls_certificate_file;
+  std::string tls_private_key_file;
+  // Time to complete the TLS handshake; the HTTP request then has handshake_timeout_ms.
+  std::uint32_t tls_handshake_timeout_ms = 10'000;
   LogLevel log_level = LogLevel::info;
 };
 

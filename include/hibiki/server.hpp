@@ -47,7 +47,8 @@ class Server {
   // GET (and HEAD) handler at an exact path; "*" is the fallback for other paths.
   Server& get(std::string path, HttpHandler handler);
 
-  // Binds the listening socket. Throws std::system_error when it cannot. Returns the port.
+  // Binds the listening socket (and loads the TLS files when set). Throws std::system_error
+  // when it cannot bind, std::runtime_error when the TLS files cannot be used. Returns the port.
   std::uint16_t listen();
   [[nodiscard]] std::uint16_t port() const;
 
@@ -57,6 +58,10 @@ class Server {
   // shutdown_timeout_ms for the close handshakes, then run() returns.
   // Async-signal-safe and callable from any thread.
   void stop();
+  // Loads the TLS certificate and key files again for new connections; open connections keep
+  // theirs. A file that cannot be loaded is logged and the current certificate stays.
+  // Async-signal-safe (meant for SIGHUP) and callable from any thread.
+  void reload_tls();
 
   // Sends to every subscriber of `topic`; returns how many connections it was queued on.
   // Thread: the run() thread only (handlers).

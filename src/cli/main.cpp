@@ -18,6 +18,11 @@ namespace {
 
 std::atomic<hibiki::Server*> running_server{nullptr};
 
+extern "C" void on_reload_signal(int) {
+  // Server::reload_tls() only stores a flag and writes an eventfd: async-signal-safe.
+  if (hibiki::Server* server = running_server.load()) server->reload_tls();
+}
+
 extern "C" void on_stop_signal(int) {
   // Server::stop() only stores a flag and writes an eventfd: async-signal-safe.
   if (hibiki::Server* server = running_server.load()) server->stop();
@@ -39,6 +44,10 @@ void install_signal_handlers() {
   sigemptyset(&action.sa_mask);
   ::sigaction(SIGINT, &action, nullptr);
   ::sigaction(SIGTERM, &action, nullptr);
+  struct sigaction reload {};
+  reload.sa_handler = on_reload_signal;
+  sigemptyset(&reload.sa_mask);
+  ::sigaction(SIGHUP, &reload, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 }
 
@@ -49,9 +58,10 @@ int serve(hibiki::Server& server, const hibiki::ServerOptions& options, const st
     std::string shown_host = options.host;
     if (shown_host == "0.0.0.0" || shown_host == "::") shown_host = "localhost";
     if (shown_host.find(':') != std::string::npos) shown_host = "[" + shown_host + "]";
-    hibiki::log(hibiki::LogLevel::info, "hibiki " + job + " listening on http://" + shown_host +
-                                            ":" + std::to_string(port));
-  } catch (const std::system_error& error) {
+    const char* scheme = options.tls_certificate_file.empty() ? "http" : "https";
+    hibiki::log(hibiki::LogLevel::info, "hibiki " + job + " listening on " + scheme + "://" +
+                                            shown_host + ":" + std::to_string(port));
+  } catch (const std::exception& error) {  // bind failures, unusable TLS files
     std::fprintf(stderr, "hibiki %s: %s\n", job.c_str(), error.what());
     return 1;
   }

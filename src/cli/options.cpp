@@ -60,6 +60,14 @@ void add_server_options(CLI::App& command, ServerOptions& options) {
                      "seconds the peer has to finish the closing handshake");
   command.add_option("--allowed-origin", options.allowed_origins,
                      "Origin allowed to connect (repeatable; none given: any origin)");
+  command
+      .add_option("--tls-cert", options.tls_certificate_file,
+                  "PEM certificate chain: serve https:// and wss:// (needs --tls-key)")
+      ->check(CLI::ExistingFile);
+  command.add_option("--tls-key", options.tls_private_key_file, "PEM private key for --tls-cert")
+      ->check(CLI::ExistingFile);
+  add_seconds_option(command, "--tls-handshake-timeout", options.tls_handshake_timeout_ms,
+                     "seconds to complete the TLS handshake");
   const std::map<std::string, LogLevel> levels{{"debug", LogLevel::debug},
                                                {"info", LogLevel::info},
                                                {"warn", LogLevel::warn},

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "net/socket.hpp"
+#include "net/tls.hpp"
 #include "net/unique_fd.hpp"
 #include "protocol/frame_parser.hpp"
 #include "server/send_queue.hpp"
@@ -42,6 +43,7 @@ struct Connection {
   // connections) and the queue is given back whenever it empties.
   std::unique_ptr<SendQueue> queue;
   std::unique_ptr<ConnectionExtras> extras;
+  std::unique_ptr<net::TlsSession> tls;  // wss:// and https:// connections only
   protocol::FrameParser parser;
   std::string inbox;  // HTTP head bytes, or the fragments of a message being assembled
   std::vector<Topic*> topics;

@@ -46,7 +46,7 @@ void SendQueue::push(SharedFrame* frame) {
   bytes_ += frame->size();
 }
 
-int SendQueue::flush(int fd) {
+int SendQueue::flush(int fd, net::TlsSession* tls) {
   while (bytes_ > 0) {
     std::array<iovec, kMaxIovecs> iov{};
     int count = 0;
@@ -57,13 +57,16 @@ int SendQueue::flush(int fd) {
       iov[count].iov_len = s.end - s.begin;
       ++count;
     }
-    const long written = net::writev_some(fd, iov.data(), count);
+    const long written =
+        tls != nullptr ? tls->write(iov.data(), count) : net::writev_some(fd, iov.data(), count);
     if (written < 0) return static_cast<int>(written);
     std::size_t offered = 0;
     for (int i = 0; i < count; ++i)
       offered += iov[i].iov_len;
     consume(static_cast<std::size_t>(written));
-    if (static_cast<std::size_t>(written) < offered) return -EAGAIN;  // the socket is full
+    // A short writev means the socket is full. TLS writes one record at a time, so only its
+    // own -EAGAIN says so.
+    if (tls == nullptr && static_cast<std::size_t>(written) < offered) return -EAGAIN;
   }
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "net/tls.hpp"
 #include "server/shared_frame.hpp"
 
 namespace hibiki::server {
@@ -31,9 +32,9 @@ class SendQueue {
   // Queues a reference to `frame` (retained here, released once written).
   void push(SharedFrame* frame);
 
-  // Writes as much as the socket takes. Returns 0 when everything was written, -EAGAIN when
-  // bytes remain, or another -errno when the connection is broken.
-  int flush(int fd);
+  // Writes as much as the socket takes, through `tls` when the connection has it. Returns 0 when
+  // everything was written, -EAGAIN when bytes remain, or another -errno when it is broken.
+  int flush(int fd, net::TlsSession* tls = nullptr);
 
  private:
   struct Segment {

@@ -32,6 +32,9 @@ int Server::run() {
 void Server::stop() {
   core_->request_stop();
 }
+void Server::reload_tls() {
+  core_->request_tls_reload();
+}
 
 std::size_t Server::publish(std::string_view topic, std::string_view message, MessageKind kind) {
   return core_->publish(topic, message, kind);

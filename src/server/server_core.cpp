@@ -47,6 +47,10 @@ void ServerCore::add_http_route(std::string path, HttpHandler handler) {
 }
 
 std::uint16_t ServerCore::listen() {
+  if (!options_.tls_certificate_file.empty() || !options_.tls_private_key_file.empty()) {
+    tls_context_ = std::make_unique<net::TlsContext>(options_.tls_certificate_file,
+                                                     options_.tls_private_key_file);
+  }
   listener_ = net::listen_tcp({.host = options_.host, .port = options_.port});
   reserve_fd_ = net::reserve_descriptor();
   // The first SHA-1 makes OpenSSL load and initialise its provider (about 2 MB of code pages):
@@ -70,6 +74,11 @@ int ServerCore::run() {
   return 0;
 }
 
+void ServerCore::request_tls_reload() {
+  tls_reload_requested_.store(true, std::memory_order_release);
+  loop_.wake();
+}
+
 void ServerCore::request_stop() {
   stop_requested_.store(true, std::memory_order_release);
   loop_.wake();
@@ -81,6 +90,16 @@ bool ServerCore::keep_running() {
 }
 
 void ServerCore::on_wake() {
+  if (tls_reload_requested_.exchange(false, std::memory_order_acq_rel) && tls_context_) {
+    try {
+      tls_context_ = std::make_unique<net::TlsContext>(options_.tls_certificate_file,
+                                                       options_.tls_private_key_file);
+      log(LogLevel::info, "TLS certificate reloaded from " + options_.tls_certificate_file);
+    } catch (const std::exception& error) {
+      log(LogLevel::error,
+          std::string("TLS reload failed, keeping the current certificate: ") + error.what());
+    }
+  }
   if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_shutdown();
 }
 
@@ -178,8 +197,25 @@ void ServerCore::accept_all() {
       schedule_destroy(c, close_code::kAbnormal, "epoll_ctl failed");
       continue;
     }
-    arm_timer(c, options_.handshake_timeout_ms);
+    if (tls_context_) {
+      c.tls = std::make_unique<net::TlsSession>(*tls_context_, fd);
+      arm_timer(c, options_.tls_handshake_timeout_ms);
+    } else {
+      arm_timer(c, options_.handshake_timeout_ms);
+    }
   }
+}
+
+void ServerCore::continue_tls_handshake(Connection& c) {
+  const int rc = c.tls->handshake();
+  if (rc == -EAGAIN) return;
+  if (rc < 0) {
+    log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.peer.to_string() +
+                            ": TLS handshake failed: " + net::TlsSession::last_error());
+    schedule_destroy(c, close_code::kAbnormal, "TLS handshake failed");
+    return;
+  }
+  arm_timer(c, options_.handshake_timeout_ms);  // now the HTTP request's turn
 }
 
 void ServerCore::on_io(std::uint64_t token, std::uint32_t events) {
@@ -190,6 +226,10 @@ void ServerCore::on_io(std::uint64_t token, std::uint32_t events) {
   Connection* c =
       resolve(static_cast<std::uint32_t>(token), static_cast<std::uint32_t>(token >> 32));
   if (c == nullptr || c->state == ConnectionState::closed) return;  // reclaimed or dying
+  if (c->tls && !c->tls->established()) {
+    continue_tls_handshake(*c);
+    if (c->state == ConnectionState::closed || !c->tls->established()) return;
+  }
   if (events & net::io_event::kWritable) flush(*c);
   if (c->state == ConnectionState::closed) return;
   if (events & net::io_event::kHangup) c->peer_hung_up = true;
@@ -198,7 +238,8 @@ void ServerCore::on_io(std::uint64_t token, std::uint32_t events) {
 
 void ServerCore::read_from(Connection& c) {
   for (int reads = 0; reads < kMaxReadsPerTurn; ++reads) {
-    long n = net::read_some(c.fd.get(), {read_buffer_.get(), kReadBufferBytes});
+    const std::span<std::byte> buffer(read_buffer_.get(), kReadBufferBytes);
+    const long n = c.tls ? c.tls->read(buffer) : net::read_some(c.fd.get(), buffer);
     if (n == -EAGAIN) return;
     if (n < 0) {
       schedule_destroy(c, close_code::kAbnormal, std::strerror(static_cast<int>(-n)));
@@ -213,7 +254,8 @@ void ServerCore::read_from(Connection& c) {
     if (c.state == ConnectionState::closed) return;
     // A short read drained the socket; edge-triggered epoll reports the next arrival. Not so
     // for a FIN that came with the last bytes: its edge is this one, so read on to the EOF.
-    if (static_cast<std::size_t>(n) < kReadBufferBytes && !c.peer_hung_up) return;
+    // (TLS may hold decrypted records back: read until it says EAGAIN.)
+    if (static_cast<std::size_t>(n) < kReadBufferBytes && !c.peer_hung_up && !c.tls) return;
   }
   // The cap was hit with bytes possibly left: come back next turn without waiting for an edge.
   if (!c.read_resume_queued) {
@@ -240,7 +282,7 @@ void ServerCore::handle_bytes(Connection& c, std::span<std::byte> bytes) {
 void ServerCore::flush(Connection& c) {
   if (c.state == ConnectionState::closed) return;
   if (c.has_queued()) {
-    const int rc = c.queue->flush(c.fd.get());
+    const int rc = c.queue->flush(c.fd.get(), c.tls.get());
     if (rc == -EAGAIN) return;  // the writable edge brings us back
     if (rc < 0) {
       schedule_destroy(c, close_code::kAbnormal, std::strerror(-rc));
@@ -249,8 +291,7 @@ void ServerCore::flush(Connection& c) {
   }
   c.queue.reset();
   if (c.state == ConnectionState::draining && !c.write_shut) {
-    c.write_shut = true;
-    net::shutdown_write(c.fd.get());
+    shut_write(c);
   }
   if (c.backpressured && c.state == ConnectionState::open) {
     c.backpressured = false;
@@ -276,6 +317,10 @@ void ServerCore::on_timer(std::uint32_t slot) {
   const std::uint64_t now = loop_.now_ms();
   switch (c.state) {
     case ConnectionState::http:
+      if (c.tls && !c.tls->established()) {
+        schedule_destroy(c, close_code::kAbnormal, "TLS handshake timeout");
+        break;
+      }
       log(LogLevel::info,
           "conn " + std::to_string(c.id) + " " + c.peer.to_string() + ": handshake timeout");
       answer_http_error(c, 408);
@@ -335,7 +380,7 @@ void ServerCore::reclaim() {
     notify_close(c);
     // Best effort for bytes queued this turn (a close frame answering a peer that already
     // sent its FIN): the socket may still take them.
-    if (c.has_queued()) c.queue->flush(c.fd.get());
+    if (c.has_queued()) c.queue->flush(c.fd.get(), c.tls.get());
     loop_.timers().disarm(c.slot);
     // close(2) also removes the fd from epoll; stale events carry the old generation.
     s.connection.reset();

@@ -13,6 +13,7 @@
 
 #include "hibiki/server.hpp"
 #include "net/event_loop.hpp"
+#include "net/tls.hpp"
 #include "net/unique_fd.hpp"
 #include "protocol/http_request.hpp"
 #include "protocol/opcode.hpp"
@@ -32,6 +33,7 @@ class ServerCore final : public net::LoopHandler {
   [[nodiscard]] std::uint16_t port() const { return port_; }
   int run();
   void request_stop();
+  void request_tls_reload();
   std::size_t publish(std::string_view topic, std::string_view message, MessageKind kind);
   [[nodiscard]] std::size_t connection_count() const { return live_connections_; }
 
@@ -59,6 +61,7 @@ class ServerCore final : public net::LoopHandler {
 
   // Lifecycle (server_core.cpp)
   void accept_all();
+  void continue_tls_handshake(server::Connection& c);
   void refuse(int fd, const char* why);
   server::Connection& allocate();
   void read_from(server::Connection& c);
@@ -83,6 +86,8 @@ class ServerCore final : public net::LoopHandler {
   void deliver(server::Connection& c, std::string_view message, protocol::Opcode opcode);
   void fail(server::Connection& c, std::uint16_t code, std::string_view reason);
   void start_draining(server::Connection& c);
+  // Ends our side of the stream: TLS close_notify if any, then shutdown(SHUT_WR).
+  void shut_write(server::Connection& c);
   // Queues raw bytes (a frame, an HTTP response) to be written before the loop sleeps.
   // Returns false if the connection is already closed.
   // With `now`, bytes are written at once when nothing is queued (HTTP responses).
@@ -124,6 +129,8 @@ class ServerCore final : public net::LoopHandler {
   std::vector<std::string> allowed_origins_;
   std::unique_ptr<std::byte[]> read_buffer_;
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> tls_reload_requested_{false};
+  std::unique_ptr<net::TlsContext> tls_context_;
   bool stopping_ = false;
   bool stopped_ = false;
   std::uint64_t shutdown_deadline_ms_ = 0;

@@ -131,14 +131,19 @@ void ServerCore::fail(Connection& c, std::uint16_t code, std::string_view reason
   start_draining(c);
 }
 
+void ServerCore::shut_write(Connection& c) {
+  c.write_shut = true;
+  if (c.tls) c.tls->shutdown();  // close_notify before the FIN
+  net::shutdown_write(c.fd.get());
+}
+
 void ServerCore::start_draining(Connection& c) {
   if (c.state == ConnectionState::closed) return;
   c.state = ConnectionState::draining;
   c.inbox.clear();
   c.inbox.shrink_to_fit();
   if (!c.has_queued() && !c.write_shut) {
-    c.write_shut = true;
-    net::shutdown_write(c.fd.get());
+    shut_write(c);
   }
   arm_timer(c, options_.close_timeout_ms);
 }
@@ -151,7 +156,9 @@ bool ServerCore::write_raw(Connection& c, std::span<const std::byte> head,
     // once spares an idle connection its queue.
     std::array<iovec, 2> iov{{{const_cast<std::byte*>(head.data()), head.size()},
                               {const_cast<std::byte*>(body.data()), body.size()}}};
-    const long written = net::writev_some(c.fd.get(), iov.data(), body.empty() ? 1 : 2);
+    const int count = body.empty() ? 1 : 2;
+    const long written =
+        c.tls ? c.tls->write(iov.data(), count) : net::writev_some(c.fd.get(), iov.data(), count);
     if (written < 0 && written != -EAGAIN) {
       schedule_destroy(c, close_code::kAbnormal, std::strerror(static_cast<int>(-written)));
       return false;

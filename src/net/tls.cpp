@@ -1,0 +1,166 @@
+// OpenSSL server context and non-blocking sessions.
+#include "net/tls.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace hibiki::net {
+namespace {
+
+// TLS records carry at most 16 KiB: gathering that much per SSL_write fills one record.
+constexpr std::size_t kMaxRecordBytes = 16 * 1024;
+
+// TLS 1.2 suites with forward secrecy and AEAD only; TLS 1.3 suites are OpenSSL's defaults.
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length,
+                const unsigned char* offered, unsigned int offered_length, void*) {
+  static constexpr unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, out_length, kHttp11, sizeof kHttp11, offered,
+                            offered_length) == OPENSSL_NPN_NEGOTIATED) {
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+  }
+  // A client that offers only h2 still gets HTTP/1.1 rather than a failed handshake.
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::runtime_error(what + ": " + TlsSession::last_error());
+}
+
+}  // namespace
+
+std::string TlsSession::last_error() {
+  const unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "unknown error";
+  std::array<char, 256> text{};
+  ERR_error_string_n(code, text.data(), text.size());
+  return text.data();
+}
+
+TlsContext::TlsContext(const std::string& certificate_chain_file,
+                       const std::string& private_key_file) {
+  context_ = SSL_CTX_new(TLS_server_method());
+  if (context_ == nullptr) fail("cannot create a TLS context");
+  SSL_CTX_set_min_proto_version(context_, TLS1_2_VERSION);
+  SSL_CTX_set_cipher_list(context_, kTls12Ciphers);
+  SSL_CTX_set_options(
+      context_, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // Idle connections give their read/write buffers back (about 34 KiB each otherwise); partial
+  // writes let a full socket take what it can.
+  SSL_CTX_set_mode(context_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_alpn_select_cb(context_, select_alpn, nullptr);
+  if (SSL_CTX_use_certificate_chain_file(context_, certificate_chain_file.c_str()) != 1) {
+    SSL_CTX_free(context_);
+    fail("cannot load the certificate chain " + certificate_chain_file);
+  }
+  if (SSL_CTX_use_PrivateKey_file(context_, private_key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    SSL_CTX_free(context_);
+    fail("cannot load the private key " + private_key_file);
+  }
+  if (SSL_CTX_check_private_key(context_) != 1) {
+    SSL_CTX_free(context_);
+    fail("the private key " + private_key_file + " does not match the certificate");
+  }
+}
+
+TlsContext::~TlsContext() {
+  SSL_CTX_free(context_);
+}
+
+TlsSession::TlsSession(const TlsContext& context, int fd) : ssl_(SSL_new(context.native())) {
+  if (ssl_ != nullptr) {
+    SSL_set_fd(ssl_, fd);
+    SSL_set_accept_state(ssl_);
+  }
+}
+
+TlsSession::~TlsSession() {
+  SSL_free(ssl_);
+}
+
+int TlsSession::handshake() {
+  if (ssl_ == nullptr) return -ENOMEM;
+  if (established_) return 0;
+  ERR_clear_error();
+  const int rc = SSL_do_handshake(ssl_);
+  if (rc == 1) {
+    established_ = true;
+    return 0;
+  }
+  const int error = SSL_get_error(ssl_, rc);
+  if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return -EAGAIN;
+  return -EPROTO;
+}
+
+long TlsSession::read(std::span<std::byte> buffer) {
+  ERR_clear_error();
+  std::size_t got = 0;
+  if (SSL_read_ex(ssl_, buffer.data(), buffer.size(), &got) == 1) return static_cast<long>(got);
+  switch (SSL_get_error(ssl_, 0)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+      return -EAGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+      return 0;  // close_notify
+    case SSL_ERROR_SYSCALL:
+      return errno != 0 ? -errno : 0;  // EOF without close_notify
+    default:
+      return -EPROTO;
+  }
+}
+
+long TlsSession::write(const struct iovec* iov, int count) {
+  // SSL_write takes one buffer: gather the front of the queue into one record's worth.
+  std::array<std::byte, kMaxRecordBytes> gathered;
+  std::size_t want = retry_bytes_;
+  if (want == 0) {
+    for (int i = 0; i < count && want < kMaxRecordBytes; ++i)
+      want += iov[i].iov_len;
+    want = std::min(want, kMaxRecordBytes);
+  }
+  std::size_t filled = 0;
+  for (int i = 0; i < count && filled < want; ++i) {
+    const std::size_t take = std::min(iov[i].iov_len, want - filled);
+    std::memcpy(gathered.data() + filled, iov[i].iov_base, take);
+    filled += take;
+  }
+  ERR_clear_error();
+  std::size_t written = 0;
+  if (SSL_write_ex(ssl_, gathered.data(), filled, &written) == 1) {
+    retry_bytes_ = 0;
+    return static_cast<long>(written);
+  }
+  switch (SSL_get_error(ssl_, 0)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+      retry_bytes_ = filled;
+      return -EAGAIN;
+    case SSL_ERROR_SYSCALL:
+      return errno != 0 ? -errno : -EPIPE;
+    default:
+      return -EPROTO;
+  }
+}
+
+void TlsSession::shutdown() {
+  if (ssl_ != nullptr && established_) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_);
+  }
+}
+
+}  // namespace hibiki::net
