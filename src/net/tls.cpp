@@ -63,6 +63,9 @@ TlsContext::TlsContext(const std::string& certificate_chain_file,
   SSL_CTX_set_mode(context_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                                  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_CTX_set_alpn_select_cb(context_, select_alpn, nullptr);
+  // No server-side session cache: each cached session costs memory per client that ever
+  // connected. Clients resume with stateless tickets instead.
+  SSL_CTX_set_session_cache_mode(context_, SSL_SESS_CACHE_OFF);
   if (SSL_CTX_use_certificate_chain_file(context_, certificate_chain_file.c_str()) != 1) {
     SSL_CTX_free(context_);
     fail("cannot load the certificate chain " + certificate_chain_file);
