@@ -91,8 +91,11 @@ void ServerCore::deliver(Connection& c, std::string_view message, Opcode opcode)
 void ServerCore::handle_control(Connection& c, Opcode opcode, std::span<const std::byte> payload) {
   switch (opcode) {
     case Opcode::ping:
-      // RFC 6455 §5.5.3: the pong carries the ping's payload.
-      if (c.state == ConnectionState::open) send_frame(c, Opcode::pong, payload);
+      // RFC 6455 §5.5.3: the pong carries the ping's payload. Pongs count against the buffer
+      // cap like messages, so a ping flood from a client that never reads is stopped too.
+      if (admit(c, protocol::frame_size(payload.size())) == SendStatus::sent) {
+        send_frame(c, Opcode::pong, payload);
+      }
       return;
     case Opcode::pong:
       return;  // any frame already cleared ping_outstanding
