@@ -17,6 +17,15 @@ enum class BackpressurePolicy : std::uint8_t {
   drop,   // drop the message for that connection only; send() reports SendStatus::dropped
 };
 
+// permessage-deflate (RFC 7692), offered by every browser.
+enum class CompressionMode : std::uint8_t {
+  off,        // decline the extension
+  shared,     // no context takeover either way: one compressor per loop serves everyone and a
+              // broadcast is compressed once; idle connections hold no zlib state
+  dedicated,  // context takeover: each connection keeps its own windows (better ratio on
+              // similar messages, about 150-300 KiB per active connection)
+};
+
 struct ServerOptions {
   std::string host = "0.0.0.0";  // listen address; "::" for IPv6 (and IPv4 where mapped)
   std::uint16_t port = 8080;     // 0: the kernel picks a free port (see Server::port())
@@ -41,6 +50,11 @@ struct ServerOptions {
   std::vector<std::string> allowed_origins;
   // Connections open at once (HTTP and WebSocket); past it new sockets get 503.
   std::size_t max_connections = 100'000;
+  CompressionMode compression = CompressionMode::shared;
+  // Messages shorter than this are sent uncompressed even when the extension is on.
+  std::size_t compression_threshold_bytes = 64;
+  // Largest LZ77 window (8..15) for both directions: memory against ratio.
+  std::uint8_t compression_window_bits = 15;
   // TLS (wss:// and https:// on the same port): PEM certificate chain and private key.
   // Both empty: plain TCP. Loaded by listen(); Server::reload_tls() reads them again.
   std::string tls_certificate_file;

@@ -1,8 +1,9 @@
 // Server options on the command line.
 #include "cli/options.hpp"
 
-#include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace hibiki::cli {
 namespace {
@@ -17,6 +18,29 @@ void add_seconds_option(CLI::App& command, const std::string& name, std::uint32_
           help)
       ->default_str(std::to_string(target_ms / 1000.0))
       ->check(CLI::Range(0.0, 86400.0));
+}
+
+// One of a few named values ("off", "shared", ...) mapped onto an enum; --help lists the names.
+template <typename Enum>
+void add_choice_option(CLI::App& command, const std::string& name, Enum& target,
+                       std::vector<std::pair<std::string, Enum>> choices, const std::string& help) {
+  std::vector<std::string> names;
+  std::string current;
+  for (const auto& [text, value] : choices) {
+    names.push_back(text);
+    if (value == target) current = text;
+  }
+  command
+      .add_option_function<std::string>(
+          name,
+          [&target, choices](const std::string& text) {
+            for (const auto& [choice, value] : choices) {
+              if (choice == text) target = value;
+            }
+          },
+          help)
+      ->check(CLI::IsMember(names))
+      ->default_str(current);
 }
 
 }  // namespace
@@ -34,13 +58,9 @@ void add_server_options(CLI::App& command, ServerOptions& options) {
                   "unsent bytes per connection before the backpressure policy applies")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 32));
-  const std::map<std::string, BackpressurePolicy> policies{{"close", BackpressurePolicy::close},
-                                                           {"drop", BackpressurePolicy::drop}};
-  command
-      .add_option("--backpressure", options.backpressure_policy,
-                  "what happens past --max-buffered: close (1008) or drop")
-      ->transform(CLI::CheckedTransformer(policies, CLI::ignore_case))
-      ->default_str("close");
+  add_choice_option(command, "--backpressure", options.backpressure_policy,
+                    {{"close", BackpressurePolicy::close}, {"drop", BackpressurePolicy::drop}},
+                    "what happens past --max-buffered: close (1008) or drop the message");
   command
       .add_option("--max-connections", options.max_connections,
                   "connections at once (past it: HTTP 503)")
@@ -60,6 +80,25 @@ void add_server_options(CLI::App& command, ServerOptions& options) {
                      "seconds the peer has to finish the closing handshake");
   command.add_option("--allowed-origin", options.allowed_origins,
                      "Origin allowed to connect (repeatable; none given: any origin)");
+  add_choice_option(command, "--compression", options.compression,
+                    {{"off", CompressionMode::off},
+                     {"shared", CompressionMode::shared},
+                     {"dedicated", CompressionMode::dedicated}},
+                    "permessage-deflate: off, shared (no context kept, one compressor for all) "
+                    "or dedicated (a context per connection)");
+  command
+      .add_option("--compression-threshold", options.compression_threshold_bytes,
+                  "messages shorter than this many bytes are sent uncompressed")
+      ->capture_default_str();
+  command
+      .add_option_function<int>(
+          "--compression-window-bits",
+          [&options](int bits) {
+            options.compression_window_bits = static_cast<std::uint8_t>(bits);
+          },
+          "largest deflate window, 8..15 (memory against ratio)")
+      ->check(CLI::Range(8, 15))
+      ->default_str(std::to_string(options.compression_window_bits));
   command
       .add_option("--tls-cert", options.tls_certificate_file,
                   "PEM certificate chain: serve https:// and wss:// (needs --tls-key)")
@@ -68,14 +107,13 @@ void add_server_options(CLI::App& command, ServerOptions& options) {
       ->check(CLI::ExistingFile);
   add_seconds_option(command, "--tls-handshake-timeout", options.tls_handshake_timeout_ms,
                      "seconds to complete the TLS handshake");
-  const std::map<std::string, LogLevel> levels{{"debug", LogLevel::debug},
-                                               {"info", LogLevel::info},
-                                               {"warn", LogLevel::warn},
-                                               {"error", LogLevel::error},
-                                               {"off", LogLevel::off}};
-  command.add_option("--log-level", options.log_level, "debug, info, warn, error or off")
-      ->transform(CLI::CheckedTransformer(levels, CLI::ignore_case))
-      ->default_str("info");
+  add_choice_option(command, "--log-level", options.log_level,
+                    {{"debug", LogLevel::debug},
+                     {"info", LogLevel::info},
+                     {"warn", LogLevel::warn},
+                     {"error", LogLevel::error},
+                     {"off", LogLevel::off}},
+                    "debug, info, warn, error or off");
 }
 
 }  // namespace hibiki::cli

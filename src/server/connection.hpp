@@ -12,6 +12,7 @@
 #include "net/tls.hpp"
 #include "net/unique_fd.hpp"
 #include "protocol/frame_parser.hpp"
+#include "server/compression.hpp"
 #include "server/send_queue.hpp"
 
 namespace hibiki::server {
@@ -29,9 +30,10 @@ enum class ConnectionState : std::uint8_t {
 
 // What few connections need: kept out of Connection so idle ones stay small.
 struct ConnectionExtras {
-  std::string control;       // a control frame's payload split across reads
-  std::string protocol;      // the negotiated subprotocol
-  std::string close_reason;  // reported to on_close
+  std::unique_ptr<CompressionState> compression;  // permessage-deflate was agreed
+  std::string control;                            // a control frame's payload split across reads
+  std::string protocol;                           // the negotiated subprotocol
+  std::string close_reason;                       // reported to on_close
 };
 
 struct Connection {
@@ -65,6 +67,7 @@ struct Connection {
   bool read_resume_queued : 1 = false;
   bool flush_queued : 1 = false;  // listed in ServerCore::dirty_ for this turn
   bool peer_hung_up : 1 = false;  // epoll reported the peer's FIN or an error: read to EOF
+  bool compressed : 1 = false;    // permessage-deflate agreed (state in extras->compression)
 
   SendQueue& out() {
     if (!queue) queue = std::make_unique<SendQueue>();

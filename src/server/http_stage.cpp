@@ -8,6 +8,7 @@
 #include "hibiki/log.hpp"
 #include "protocol/handshake.hpp"
 #include "protocol/http_request.hpp"
+#include "protocol/permessage_deflate.hpp"
 #include "server/server_core.hpp"
 
 namespace hibiki::detail {
@@ -135,11 +136,23 @@ bool ServerCore::upgrade(Connection& c, const protocol::HttpRequest& request) {
     // Only a protocol the client offered may be answered (RFC 6455 §4.1, client step 6).
     if (std::find(offered.begin(), offered.end(), chosen) == offered.end()) chosen.clear();
   }
-  const std::string response = protocol::build_upgrade_response(check.upgrade.key, chosen);
+  protocol::DeflateNegotiation deflate;
+  if (compressors_.enabled()) {
+    deflate = protocol::negotiate_permessage_deflate(request, compressors_.policy());
+  }
+  const std::string extensions =
+      deflate.accepted ? "Sec-WebSocket-Extensions: " + deflate.response + "\r\n" : std::string();
+  const std::string response =
+      protocol::build_upgrade_response(check.upgrade.key, chosen, extensions);
   if (!write_raw(c, as_bytes(response), {}, /*now=*/true)) return false;
   c.state = ConnectionState::open;
   c.route = route->second;
   if (!chosen.empty()) c.more().protocol = std::move(chosen);
+  if (deflate.accepted) {
+    c.compressed = true;
+    c.more().compression = std::make_unique<server::CompressionState>(deflate.params);
+    c.parser.set_allow_rsv1(true);  // RFC 7692 §6: RSV1 marks a compressed message
+  }
   c.opened = true;
   c.last_read_ms = static_cast<std::uint32_t>(loop_.now_ms());
   if (options_.idle_timeout_ms > 0) {

@@ -31,7 +31,9 @@ std::uint64_t token_of(const Connection& c) {
 }  // namespace
 
 ServerCore::ServerCore(ServerOptions options)
-    : options_(std::move(options)), read_buffer_(new std::byte[kReadBufferBytes]) {
+    : options_(std::move(options)),
+      compressors_(options_),
+      read_buffer_(new std::byte[kReadBufferBytes]) {
   set_log_level(options_.log_level);
 }
 

@@ -15,9 +15,12 @@
 #include "net/event_loop.hpp"
 #include "net/tls.hpp"
 #include "net/unique_fd.hpp"
+#include "protocol/frame_parser.hpp"
 #include "protocol/http_request.hpp"
 #include "protocol/opcode.hpp"
+#include "server/compression.hpp"
 #include "server/connection.hpp"
+#include "server/shared_frame.hpp"
 #include "server/topic_registry.hpp"
 
 namespace hibiki::detail {
@@ -99,7 +102,11 @@ class ServerCore final : public net::LoopHandler {
   // Whether one more frame of frame_bytes may be queued; applies the backpressure policy.
   SendStatus admit(server::Connection& c, std::size_t frame_bytes);
   bool send_frame(server::Connection& c, protocol::Opcode opcode,
-                  std::span<const std::byte> payload);
+                  std::span<const std::byte> payload, bool compressed = false);
+  // A frame built once to be shared by several queues.
+  static server::FrameRef make_frame(protocol::Opcode opcode, std::span<const std::byte> payload,
+                                     bool compressed);
+  void receive_compressed(server::Connection& c, const protocol::FrameEvent& event);
   void send_close(server::Connection& c, std::uint16_t code, std::string_view reason);
   bool over_buffer_cap(server::Connection& c, std::size_t extra) const;
 
@@ -123,6 +130,8 @@ class ServerCore final : public net::LoopHandler {
   std::size_t live_connections_ = 0;
   std::uint64_t next_connection_id_ = 1;
   server::TopicRegistry topics_;
+  server::Compressors compressors_;
+  std::string compress_scratch_;  // one message compressed for one connection
   std::vector<WebSocketHandlers> ws_handlers_;
   std::unordered_map<std::string, std::uint16_t> ws_routes_;
   std::unordered_map<std::string, HttpHandler> http_routes_;

@@ -67,6 +67,10 @@ void ServerCore::handle_frames(Connection& c, std::span<std::byte> bytes) {
     // After our close frame, data is discarded (RFC 6455 §7.1.2) but still parsed so the
     // peer's close frame is found.
     if (c.state != ConnectionState::open) continue;
+    if (event.compressed) {
+      receive_compressed(c, event);
+      continue;
+    }
     if (event.message_start && event.message_end) {
       deliver(c, as_text(event.payload), event.opcode);  // whole message in this read: no copy
       continue;
@@ -79,6 +83,41 @@ void ServerCore::handle_frames(Connection& c, std::span<std::byte> bytes) {
       if (c.inbox.capacity() > kKeepInboxCapacity) c.inbox.shrink_to_fit();
     }
   }
+}
+
+void ServerCore::receive_compressed(Connection& c, const protocol::FrameEvent& event) {
+  server::CompressionState& z = *c.extras->compression;
+  if (event.message_start) {
+    c.inbox.clear();
+    z.utf8.reset();
+    z.validated_bytes = 0;
+  }
+  // RFC 7692 §7.2.2: inflate as the fragments arrive, capped at the message limit (1009), so a
+  // small frame that inflates to gigabytes never gets the memory.
+  protocol::Inflater::Status status =
+      z.inflater.feed(event.payload, c.inbox, options_.max_message_bytes);
+  if (status == protocol::Inflater::Status::ok && event.message_end) {
+    status = z.inflater.finish(c.inbox, options_.max_message_bytes);
+  }
+  if (status != protocol::Inflater::Status::ok) {
+    fail(c, static_cast<std::uint16_t>(protocol::close_code_for(status)),
+         protocol::to_string(status));
+    return;
+  }
+  if (event.opcode == Opcode::text) {
+    // The inflated text is checked as it comes out: fail fast, as for plain text (§8.1).
+    const std::string_view fresh = std::string_view(c.inbox).substr(z.validated_bytes);
+    if (!z.utf8.feed(fresh) || (event.message_end && !z.utf8.complete())) {
+      fail(c, close_code::kInvalidPayload, "invalid_utf8");
+      return;
+    }
+    z.validated_bytes = c.inbox.size();
+  }
+  if (!event.message_end) return;
+  deliver(c, c.inbox, event.opcode);
+  c.inbox.clear();
+  if (c.inbox.capacity() > kKeepInboxCapacity) c.inbox.shrink_to_fit();
+  z.inflater.release();  // frees zlib state when the peer keeps no context between messages
 }
 
 void ServerCore::deliver(Connection& c, std::string_view message, Opcode opcode) {
@@ -188,8 +227,10 @@ void ServerCore::mark_dirty(Connection& c) {
   dirty_.push_back(c.slot);
 }
 
-bool ServerCore::send_frame(Connection& c, Opcode opcode, std::span<const std::byte> payload) {
-  const protocol::FrameHeader header = protocol::encode_frame_header(opcode, payload.size());
+bool ServerCore::send_frame(Connection& c, Opcode opcode, std::span<const std::byte> payload,
+                            bool compressed) {
+  const protocol::FrameHeader header =
+      protocol::encode_frame_header(opcode, payload.size(), {.fin = true, .rsv1 = compressed});
   return write_raw(c, header.view(), payload);
 }
 
@@ -216,9 +257,19 @@ SendStatus ServerCore::admit(Connection& c, std::size_t frame_bytes) {
 }
 
 SendStatus ServerCore::send_message(Connection& c, std::string_view message, MessageKind kind) {
+  // Admit before compressing: a compressor with context must not advance for a message that
+  // is then dropped. The uncompressed size bounds the compressed one closely enough.
   const SendStatus admitted = admit(c, protocol::frame_size(message.size()));
   if (admitted != SendStatus::sent) return admitted;
-  send_frame(c, kind == MessageKind::text ? Opcode::text : Opcode::binary, as_bytes(message));
+  const Opcode opcode = kind == MessageKind::text ? Opcode::text : Opcode::binary;
+  if (c.compressed && compressors_.worth_compressing(message.size())) {
+    compress_scratch_.clear();
+    if (compressors_.compress(*c.extras->compression, message, compress_scratch_)) {
+      send_frame(c, opcode, as_bytes(compress_scratch_), /*compressed=*/true);
+      return SendStatus::sent;
+    }
+  }
+  send_frame(c, opcode, as_bytes(message));
   return SendStatus::sent;
 }
 
@@ -245,23 +296,60 @@ std::size_t ServerCore::publish(std::string_view topic_name, std::string_view me
                                 MessageKind kind) {
   const server::Topic* topic = topics_.find(topic_name);
   if (topic == nullptr) return 0;
-  // Framed once; every subscriber's queue takes a reference (DESIGN §5, encode once).
-  const protocol::FrameHeader header = protocol::encode_frame_header(
-      kind == MessageKind::text ? Opcode::text : Opcode::binary, message.size());
-  server::FrameRef frame(server::SharedFrame::create(header.size + message.size()));
-  std::memcpy(frame->data(), header.bytes.data(), header.size);
-  std::memcpy(frame->data() + header.size, message.data(), message.size());
+  const Opcode opcode = kind == MessageKind::text ? Opcode::text : Opcode::binary;
+  // Encode once (DESIGN §5): one plain frame, and one compressed frame per window size for the
+  // subscribers that keep no compression context; each queue takes a reference. Only
+  // subscribers with a context of their own get a compression of their own.
+  server::FrameRef plain;
+  std::array<server::FrameRef, server::Compressors::kShareKeys> compressed;
+  const bool worth = compressors_.worth_compressing(message.size());
   std::size_t queued = 0;
   // Queueing never runs handlers or erases subscribers (closing is deferred to the end of the
   // turn), so the subscriber vector is stable during this loop.
   for (std::uint32_t slot : topic->subscribers) {
     Connection* c = slots_[slot].connection.get();
-    if (c == nullptr || admit(*c, frame->size()) != SendStatus::sent) continue;
-    c->out().push(frame.get());
-    mark_dirty(*c);
+    if (c == nullptr || admit(*c, protocol::frame_size(message.size())) != SendStatus::sent) {
+      continue;
+    }
     ++queued;
+    if (c->compressed && worth) {
+      server::CompressionState& z = *c->extras->compression;
+      if (server::Compressors::shares_output(z)) {
+        server::FrameRef& frame = compressed[server::Compressors::share_key(z)];
+        if (!frame.get()) {
+          compress_scratch_.clear();
+          if (compressors_.compress(z, message, compress_scratch_)) {
+            frame = make_frame(opcode, as_bytes(compress_scratch_), /*compressed=*/true);
+          }
+        }
+        if (frame.get()) {
+          c->out().push(frame.get());
+          mark_dirty(*c);
+          continue;
+        }
+      } else {
+        compress_scratch_.clear();
+        if (compressors_.compress(z, message, compress_scratch_)) {
+          send_frame(*c, opcode, as_bytes(compress_scratch_), /*compressed=*/true);
+          continue;
+        }
+      }
+    }
+    if (!plain.get()) plain = make_frame(opcode, as_bytes(message), /*compressed=*/false);
+    c->out().push(plain.get());
+    mark_dirty(*c);
   }
   return queued;
+}
+
+server::FrameRef ServerCore::make_frame(Opcode opcode, std::span<const std::byte> payload,
+                                        bool compressed) {
+  const protocol::FrameHeader header =
+      protocol::encode_frame_header(opcode, payload.size(), {.fin = true, .rsv1 = compressed});
+  server::FrameRef frame(server::SharedFrame::create(header.size + payload.size()));
+  std::memcpy(frame->data(), header.bytes.data(), header.size);
+  std::memcpy(frame->data() + header.size, payload.data(), payload.size());
+  return frame;
 }
 
 }  // namespace hibiki::detail
