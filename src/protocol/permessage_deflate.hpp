@@ -18,6 +18,11 @@ namespace hibiki::protocol {
 inline constexpr std::uint8_t kMinWindowBits = 8;
 inline constexpr std::uint8_t kMaxWindowBits = 15;
 
+// Window bits brought into 8..15.
+constexpr std::uint8_t clamp_window_bits(std::uint8_t bits) {
+  return bits < kMinWindowBits ? kMinWindowBits : (bits > kMaxWindowBits ? kMaxWindowBits : bits);
+}
+
 // The agreed parameters of one connection (RFC 7692 §7.1).
 struct DeflateParams {
   bool server_no_context_takeover = false;   // the server resets its compressor after each message
