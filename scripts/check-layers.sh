@@ -9,7 +9,8 @@ declare -A allowed=(
   [src/protocol]="protocol/"
   [src/net]="net/"
   [src/server]="server/ protocol/ net/ hibiki/"
-  [src/apps]="apps/ hibiki/"
+  [src/apps]="apps/ hibiki/ store/"
+  [src/store]="store/"
   [include/hibiki]="hibiki/"
   [examples]="hibiki/"
 )

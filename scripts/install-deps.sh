@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_packages=(g++ cmake ninja-build pkg-config libssl-dev libsimdjson-dev libcli11-dev
-                zlib1g-dev)
+                zlib1g-dev libsqlite3-dev)
 test_packages=(libgtest-dev clang clang-format libclang-rt-14-dev python3 python3-websockets
                chromium nodejs npm curl)
 

@@ -1,107 +1,118 @@
 // hibiki chat page: one WebSocket to the server that served this page, reconnecting with
-// exponential backoff. Everything shown to the user goes through textContent.
+// exponential backoff and resuming every room where it left off. chat-core.js keeps the
+// state; this file draws it. Everything shown to the user goes through textContent.
 
-const RECONNECT_BASE_MS = 1000;
-const RECONNECT_MAX_MS = 30_000;
-const RECONNECT_JITTER = 0.2; // ± fraction, so a room of clients doesn't reconnect in lockstep
-const MAX_MESSAGES = 500;
+import {
+  ChatState, LOBBY, MAX_ITEMS_PER_ROOM, backoffDelay, codePoints, displayName, hueFor, initials,
+  socketUrl,
+} from './chat-core.js';
+
 const MAX_LOG_ENTRIES = 300;
 const LOG_PREVIEW_CHARS = 240;
 const STICKY_SCROLL_PX = 80;
-const BODY_RE = /^Client (\S+): ([\s\S]*)$/;
+const GROUP_GAP_MS = 5 * 60 * 1000; // a sender's messages closer than this share one header
+const TOAST_MS = 6000;
+const RENAME_RETRY_MS = 1500;
+const STORE = { rooms: 'hibiki.rooms', room: 'hibiki.room', name: 'hibiki.name', sent: 'hibiki.sent' };
 
-const ERROR_TEXT = {
-  invalid_json: 'The server could not parse that frame as JSON.',
-  unknown_action: 'The server did not recognise that action.',
-  invalid_message: 'The message field was missing or not text.',
-  binary_not_supported: 'Binary frames are not supported here.',
-};
-
-/** Delay before reconnect attempt number `attempt` (0-based): 1 s, 2 s, 4 s … 30 s, ±20 %. */
-export function backoffDelay(attempt, random = Math.random) {
-  const base = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** attempt);
-  const jittered = base * (1 - RECONNECT_JITTER + 2 * RECONNECT_JITTER * random());
-  return Math.round(Math.min(RECONNECT_MAX_MS, jittered));
-}
-
-/** Stable hue for a sender id. Numeric ids step by the golden angle so neighbours differ. */
-export function hueFor(id) {
-  if (/^\d+$/.test(id)) return Math.round((Number(id) * 137.508) % 360);
-  let h = 2166136261; // FNV-1a
-  for (const ch of id) {
-    h ^= ch.codePointAt(0);
-    h = Math.imul(h, 16777619);
-  }
-  return (h >>> 0) % 360;
-}
-
-/** Splits a broadcast body into { sender, text }; sender is null for other shapes. */
-export function parseBody(body) {
-  const m = BODY_RE.exec(body);
-  return m ? { sender: m[1], text: m[2] } : { sender: null, text: body };
-}
-
-export function socketUrl(loc = location) {
-  return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/`;
-}
-
-// ---------------------------------------------------------------------------------------
-
-const state = {
+let state;
+let el = {};
+const conn = {
   ws: null,
-  myId: null,
   attempt: 0,
   retryTimer: null,
   countdownTimer: null,
-  lastSender: undefined, // groups consecutive messages from one sender
+  renameTimer: null,
   logCount: 0,
+  toastTimer: null,
 };
 
-let el = {};
-
 function boot() {
-  el = {
-    status: byId('status'),
-    statusDetail: byId('status-detail'),
-    retry: byId('retry'),
-    myId: byId('my-id'),
-    chat: byId('chat'),
-    empty: byId('empty'),
-    messages: byId('messages'),
-    form: byId('composer'),
-    input: byId('input'),
-    send: byId('send'),
-    log: byId('log'),
-    logCount: byId('log-count'),
-  };
-  el.form.addEventListener('submit', (ev) => {
+  el = Object.fromEntries([
+    'app', 'sidebar', 'scrim', 'menu', 'menu-badge', 'close-drawer', 'my-avatar', 'my-name', 'my-id',
+    'edit-name', 'nick-form', 'nick-input', 'rooms', 'join-form', 'join-input', 'members',
+    'member-count', 'room-name', 'room-meta', 'status', 'status-detail', 'retry', 'chat',
+    'load-older', 'empty', 'messages', 'toast', 'composer', 'input', 'send', 'char-count', 'log',
+    'log-count',
+  ].map((id) => [id.replace(/-(\w)/g, (_, c) => c.toUpperCase()), document.getElementById(id)]));
+
+  state = new ChatState({
+    rooms: load(STORE.rooms, [LOBBY]),
+    current: load(STORE.room, LOBBY),
+    name: load(STORE.name, ''),
+    sent: load(STORE.sent, []),
+  });
+
+  el.composer.addEventListener('submit', (ev) => {
     ev.preventDefault();
     sendMessage();
   });
-  el.input.addEventListener('keydown', onInputKey);
+  el.input.addEventListener('keydown', (ev) => {
+    // Enter sends; Shift+Enter adds a line; never interrupt an IME composition.
+    if (ev.key !== 'Enter' || ev.shiftKey || ev.isComposing) return;
+    ev.preventDefault();
+    sendMessage();
+  });
   el.input.addEventListener('input', () => {
     autosize();
-    updateSendButton();
+    updateComposer();
   });
   el.retry.addEventListener('click', () => connect());
+  el.menu.addEventListener('click', () => setDrawer(true));
+  el.closeDrawer.addEventListener('click', () => setDrawer(false));
+  el.scrim.addEventListener('click', () => setDrawer(false));
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape') setDrawer(false);
+  });
+  el.editName.addEventListener('click', () => {
+    el.nickForm.hidden = !el.nickForm.hidden;
+    if (!el.nickForm.hidden) {
+      el.nickInput.value = state.myName ?? state.desiredName;
+      el.nickInput.focus();
+      el.nickInput.select();
+    }
+  });
+  el.nickForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const result = state.setName(el.nickInput.value.trim());
+    if (result.error) return toast(result.error);
+    save(STORE.name, state.desiredName);
+    send(result.frame);
+    el.nickForm.hidden = true;
+  });
+  el.joinForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const result = state.addRoom(el.joinInput.value);
+    if (result.error) return toast(result.error);
+    el.joinInput.value = '';
+    send(result.frame);
+    saveRooms();
+    renderAll();
+    setDrawer(false);
+  });
+  el.rooms.addEventListener('click', onRoomListClick);
+  el.loadOlder.addEventListener('click', () => {
+    const frame = state.loadOlder();
+    if (frame) send(frame);
+    el.loadOlder.disabled = true;
+  });
   window.addEventListener('online', () => {
     logLine('event', 'browser is online');
-    if (!state.ws) connect();
+    if (!conn.ws) connect();
   });
   window.addEventListener('offline', () => logLine('event', 'browser is offline'));
-  connect();
-}
+  window.addEventListener('pagehide', () => conn.ws?.close(1001, 'page closed'));
 
-function byId(id) {
-  return document.getElementById(id);
+  renderAll();
+  connect();
 }
 
 // --- connection -------------------------------------------------------------------------
 
 function connect() {
   clearRetryTimers();
-  if (state.ws) return;
-  setStatus(state.attempt === 0 ? 'connecting' : 'reconnecting', '');
+  if (conn.ws) return;
+  setStatus(conn.attempt === 0 ? 'connecting' : 'reconnecting', '');
   const url = socketUrl();
   logLine('event', `connecting to ${url}`);
   let ws;
@@ -112,30 +123,32 @@ function connect() {
     scheduleReconnect();
     return;
   }
-  ws.binaryType = 'arraybuffer';
-  state.ws = ws;
+  conn.ws = ws;
   ws.addEventListener('open', () => onOpen(ws));
-  ws.addEventListener('message', (ev) => onFrame(ev.data));
+  ws.addEventListener('message', (ev) => {
+    if (conn.ws === ws) onFrame(ev.data);
+  });
   ws.addEventListener('error', () => logLine('error', 'socket error'));
   ws.addEventListener('close', (ev) => onClose(ws, ev));
 }
 
 function onOpen(ws) {
-  if (state.ws !== ws) return;
-  state.attempt = 0; // a successful open resets the backoff
+  if (conn.ws !== ws) return;
+  conn.attempt = 0; // a successful open resets the backoff
   logLine('event', 'open');
   setStatus('online', '');
-  // Ask for our id. The talk's protocol has no such message, so the server only sends
-  // hibiki's additions to clients that announce themselves this way.
-  sendFrame(ws, { action: 'hello' });
+  // hello (with our name and where the lobby left off), then every other room with `since`:
+  // the server answers each with exactly what was missed.
+  for (const frame of state.startSession()) send(frame);
 }
 
 function onClose(ws, ev) {
-  if (state.ws !== ws) return;
-  state.ws = null;
+  if (conn.ws !== ws) return;
+  conn.ws = null;
+  clearTimeout(conn.renameTimer);
   const reason = ev.reason ? ` "${ev.reason}"` : '';
   logLine('event', `closed: code ${ev.code}${reason}${ev.wasClean ? '' : ' (not clean)'}`);
-  setMyId(null);
+  apply(state.endSession());
   scheduleReconnect();
 }
 
@@ -146,35 +159,43 @@ function scheduleReconnect() {
     setStatus('offline', 'waiting for the network');
     return;
   }
-  const delay = backoffDelay(state.attempt);
-  state.attempt += 1;
+  const delay = backoffDelay(conn.attempt);
+  conn.attempt += 1;
   const due = Date.now() + delay;
-  logLine('event', `reconnecting in ${(delay / 1000).toFixed(1)} s (attempt ${state.attempt})`);
+  logLine('event', `reconnecting in ${(delay / 1000).toFixed(1)} s (attempt ${conn.attempt})`);
   const tick = () => {
     const left = Math.max(0, Math.ceil((due - Date.now()) / 1000));
     setStatus('reconnecting', `retry in ${left} s`);
   };
   tick();
-  state.countdownTimer = setInterval(tick, 1000);
-  state.retryTimer = setTimeout(connect, delay);
+  conn.countdownTimer = setInterval(tick, 1000);
+  conn.retryTimer = setTimeout(connect, delay);
 }
 
 function clearRetryTimers() {
-  clearTimeout(state.retryTimer);
-  clearInterval(state.countdownTimer);
-  state.retryTimer = null;
-  state.countdownTimer = null;
+  clearTimeout(conn.retryTimer);
+  clearInterval(conn.countdownTimer);
+  conn.retryTimer = null;
+  conn.countdownTimer = null;
 }
 
 function isOnline() {
-  return state.ws !== null && state.ws.readyState === WebSocket.OPEN;
+  return conn.ws !== null && conn.ws.readyState === WebSocket.OPEN;
+}
+
+function send(frame) {
+  if (!isOnline()) return false; // rooms and names are sent again on the next hello
+  const text = JSON.stringify(frame);
+  conn.ws.send(text);
+  logLine('out', text);
+  return true;
 }
 
 // --- frames -----------------------------------------------------------------------------
 
 function onFrame(data) {
   if (typeof data !== 'string') {
-    logLine('in', `[binary, ${data.byteLength} bytes]`);
+    logLine('in', '[binary frame]');
     return;
   }
   logLine('in', data);
@@ -185,46 +206,73 @@ function onFrame(data) {
     logLine('error', 'frame is not JSON; ignored');
     return;
   }
-  switch (frame?.type) {
-    case 'welcome':
-      setMyId(String(frame.id));
-      addNote(`Connected as Client ${frame.id}`);
-      break;
-    case 'message':
-      addChatMessage(String(frame.body ?? ''));
-      break;
-    case 'error':
-      addError(String(frame.error ?? 'unknown'));
-      break;
-    default:
-      logLine('error', `unknown frame type ${JSON.stringify(frame?.type)}; ignored`);
+  if (frame?.type === 'welcome' && state.desiredName && frame.name !== state.desiredName) {
+    // Our name may still belong to this page's previous connection (a reload): try again once
+    // the server has seen that one go.
+    clearTimeout(conn.renameTimer);
+    conn.renameTimer = setTimeout(() => {
+      if (state.myName !== state.desiredName) send({ action: 'nick', name: state.desiredName });
+    }, RENAME_RETRY_MS);
   }
+  apply(state.handle(frame));
 }
 
-function sendFrame(ws, object) {
-  const frame = JSON.stringify(object);
-  ws.send(frame);
-  logLine('out', frame);
+function apply(change) {
+  if (change.identity) renderIdentity();
+  if (change.rooms) {
+    renderRooms();
+    saveRooms();
+  }
+  if (change.members) renderMembers();
+  if (change.timeline) renderTimeline(change.timeline);
+  if (change.notice) {
+    toast(change.notice.text);
+    // A refused message goes back into an empty input so it is not lost.
+    if (change.notice.frame.action === 'message' && !el.input.value && state.lastSentText) {
+      el.input.value = state.lastSentText;
+      autosize();
+      updateComposer();
+    }
+  }
+  save(STORE.sent, state.sentKeys());
 }
 
 function sendMessage() {
-  const text = el.input.value;
-  if (!text.trim() || !isOnline()) return;
-  sendFrame(state.ws, { action: 'message', message: text });
+  const frame = state.compose(el.input.value);
+  if (!frame || !isOnline() || tooLong()) return;
+  send(frame);
   el.input.value = '';
   autosize();
-  updateSendButton();
+  updateComposer();
   el.input.focus();
 }
 
-function onInputKey(ev) {
-  // Enter sends; Shift+Enter adds a line; never interrupt an IME composition.
-  if (ev.key !== 'Enter' || ev.shiftKey || ev.isComposing) return;
-  ev.preventDefault();
-  sendMessage();
+function onRoomListClick(ev) {
+  const leave = ev.target.closest('[data-leave]');
+  if (leave) {
+    const frame = state.leaveRoom(leave.dataset.leave);
+    if (frame) send(frame);
+    saveRooms();
+    renderAll();
+    return;
+  }
+  const item = ev.target.closest('[data-room]');
+  if (item && state.switchRoom(item.dataset.room)) {
+    saveRooms();
+    renderAll();
+    setDrawer(false);
+    el.input.focus({ preventScroll: true });
+  }
 }
 
 // --- rendering --------------------------------------------------------------------------
+
+function renderAll() {
+  renderIdentity();
+  renderRooms();
+  renderMembers();
+  renderTimeline({ room: state.current, kind: 'reset' });
+}
 
 function setStatus(name, detail) {
   el.status.textContent = name;
@@ -232,76 +280,188 @@ function setStatus(name, detail) {
   el.statusDetail.textContent = detail;
   el.retry.hidden = name !== 'reconnecting' && name !== 'offline';
   document.body.dataset.connection = name;
-  el.input.placeholder = name === 'online' ? 'Write a message…' : 'Not connected — you can still type';
-  updateSendButton();
+  updateComposer();
 }
 
-function setMyId(id) {
-  state.myId = id;
-  el.myId.textContent = id === null ? '—' : `Client ${id}`;
-  el.myId.dataset.id = id ?? '';
+function renderIdentity() {
+  const me = state.me;
+  el.myName.textContent = me ? displayName(me) : (state.desiredName || '…');
+  el.myId.textContent = me ? `id ${me.id}` : 'offline';
+  el.myId.dataset.id = me?.id ?? '';
+  el.myAvatar.textContent = me ? initials(me) : '·';
+  el.myAvatar.style.setProperty('--hue', String(hueFor(me?.name ?? me?.id ?? '0')));
 }
 
-function updateSendButton() {
-  el.send.disabled = !isOnline() || !el.input.value.trim();
+function renderRooms() {
+  const items = [];
+  for (const room of state.rooms.values()) {
+    const li = document.createElement('li');
+    li.className = 'room';
+    li.dataset.room = room.name;
+    li.dataset.joined = String(room.joined);
+    if (room.name === state.current) li.setAttribute('aria-current', 'true');
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'room-button';
+    button.append(textEl('span', 'hash', '#'), textEl('span', 'room-label', room.name));
+    const badge = textEl('span', 'badge unread', room.unread > 99 ? '99+' : String(room.unread));
+    badge.hidden = room.unread === 0;
+    badge.setAttribute('aria-label', `${room.unread} unread`);
+    button.append(badge);
+    const leave = document.createElement('button');
+    leave.type = 'button';
+    leave.className = 'leave';
+    leave.dataset.leave = room.name;
+    leave.setAttribute('aria-label', `Leave #${room.name}`);
+    leave.title = `Leave #${room.name}`;
+    leave.textContent = '×';
+    li.append(button, leave);
+    items.push(li);
+  }
+  el.rooms.replaceChildren(...items);
+  const total = state.totalUnread();
+  el.menuBadge.hidden = total === 0;
+  el.menuBadge.textContent = total > 99 ? '99+' : String(total);
+  document.title = total ? `(${total}) hibiki chat` : 'hibiki chat';
 }
 
-function addChatMessage(body) {
-  const { sender, text } = parseBody(body);
-  if (sender === null) {
-    addNote(body);
+function renderMembers() {
+  const room = state.rooms.get(state.current);
+  const members = room ? [...room.members.values()] : [];
+  members.sort((a, b) => (a.id === state.myId ? -1 : b.id === state.myId ? 1 : 0) ||
+    displayName(a).localeCompare(displayName(b)));
+  el.members.replaceChildren(...members.map((m) => {
+    const li = document.createElement('li');
+    li.className = 'member';
+    li.dataset.id = m.id;
+    const avatar = textEl('span', 'avatar', initials(m));
+    avatar.style.setProperty('--hue', String(hueFor(m.name ?? m.id)));
+    avatar.setAttribute('aria-hidden', 'true');
+    li.append(avatar, textEl('span', 'member-name', displayName(m)));
+    if (m.id === state.myId) li.append(textEl('span', 'you', 'you'));
+    return li;
+  }));
+  el.memberCount.textContent = String(members.length);
+  el.roomMeta.textContent = room?.joined ? `${members.length} online` : '';
+}
+
+function renderTimeline({ room: name, kind, items = [] }) {
+  if (name !== state.current) return;
+  const room = state.rooms.get(name);
+  el.roomName.textContent = room ? room.name : '—';
+  el.input.placeholder = room ? `Message #${room.name}` : 'Join a room to talk';
+  const nearBottom = el.chat.scrollHeight - el.chat.scrollTop - el.chat.clientHeight < STICKY_SCROLL_PX;
+  if (kind === 'update') {
+    for (const item of items) {
+      const node = el.messages.querySelector(`[data-key="${item.key}"]`);
+      if (node) node.textContent = item.text;
+    }
     return;
   }
-  const mine = sender === state.myId;
-  const item = document.createElement('li');
-  item.className = `msg ${mine ? 'mine' : 'theirs'}`;
-  item.dataset.sender = sender;
-  item.style.setProperty('--hue', String(hueFor(sender)));
-  // A run of messages from one sender shows the name and avatar only once.
-  if (state.lastSender === sender) item.classList.add('cont');
+  if (kind === 'prepend') {
+    // Keep what the reader looks at in place while older messages appear above it.
+    const fromBottom = el.chat.scrollHeight - el.chat.scrollTop;
+    renderList(room);
+    el.chat.scrollTop = el.chat.scrollHeight - fromBottom;
+  } else if (kind === 'append' && el.messages.childElementCount > 0 &&
+             el.messages.childElementCount < MAX_ITEMS_PER_ROOM + 100) {
+    for (const item of items) el.messages.append(...itemNodes(item, previousOf(room, item)));
+  } else {
+    // First paint, a reset, or the room dropped its oldest items: draw it whole.
+    renderList(room);
+  }
+  const mineAdded = items.some((i) => i.mine);
+  if (kind === 'reset' || nearBottom || mineAdded) el.chat.scrollTop = el.chat.scrollHeight;
+  el.empty.hidden = (room?.items.length ?? 0) > 0;
+  el.empty.querySelector('.empty-hint').textContent = room
+    ? 'Say hello — everyone in this room will see it.'
+    : 'Join a room from the menu to start talking.';
+  el.loadOlder.hidden = !room || state.oldestId(room.name) <= 1;
+  el.loadOlder.disabled = Boolean(room?.loadingOlder);
+  updateComposer();
+}
 
-  if (!mine) {
-    const avatar = document.createElement('span');
-    avatar.className = 'avatar';
+function renderList(room) {
+  const nodes = [];
+  let previous = null;
+  for (const item of room?.items ?? []) {
+    nodes.push(...itemNodes(item, previous));
+    previous = item;
+  }
+  el.messages.replaceChildren(...nodes);
+}
+
+function previousOf(room, item) {
+  const i = room.items.indexOf(item);
+  return i > 0 ? room.items[i - 1] : null;
+}
+
+/** The nodes for one timeline item: a day divider when the day changes, then the item. */
+function itemNodes(item, previous) {
+  const nodes = [];
+  if (!previous || dayKey(previous.ts) !== dayKey(item.ts)) {
+    nodes.push(textEl('li', 'day', dayLabel(item.ts)));
+  }
+  if (item.kind === 'note') {
+    const note = textEl('li', 'msg note', item.text);
+    note.dataset.key = String(item.key);
+    nodes.push(note);
+    return nodes;
+  }
+  const sender = item.from;
+  const li = document.createElement('li');
+  li.className = `msg ${item.mine ? 'mine' : 'theirs'}`;
+  li.dataset.key = String(item.key);
+  li.dataset.id = String(item.id);
+  li.dataset.sender = sender.id;
+  li.style.setProperty('--hue', String(hueFor(sender.name ?? sender.id)));
+  // A run of messages from one sender shows the name and avatar only once.
+  const continues = previous?.kind === 'message' && previous.from.id === sender.id &&
+    previous.from.name === sender.name && item.ts - previous.ts < GROUP_GAP_MS &&
+    dayKey(previous.ts) === dayKey(item.ts);
+  if (continues) li.classList.add('cont');
+  if (!item.mine) {
+    const avatar = textEl('span', 'avatar', initials(sender));
     avatar.setAttribute('aria-hidden', 'true');
-    avatar.textContent = sender.slice(-3);
-    item.append(avatar);
+    li.append(avatar);
   }
   const column = document.createElement('div');
   column.className = 'col';
   const meta = document.createElement('div');
   meta.className = 'meta';
-  meta.append(textEl('span', 'sender', mine ? 'You' : `Client ${sender}`), timeEl());
-  column.append(meta, textEl('div', 'bubble', text));
-  item.append(column);
-  appendItem(item, sender, mine);
+  meta.append(textEl('span', 'sender', item.mine ? 'You' : displayName(sender)), timeEl(item.ts));
+  const bubble = textEl('div', 'bubble', item.text);
+  bubble.title = new Date(item.ts).toLocaleString();
+  column.append(meta, bubble);
+  li.append(column);
+  nodes.push(li);
+  return nodes;
 }
 
-function addNote(text) {
-  const item = textEl('li', 'msg note', text);
-  appendItem(item, undefined, false);
+function updateComposer() {
+  const room = state?.rooms.get(state.current);
+  const count = codePoints(el.input.value);
+  const max = state?.limits?.text ?? 4000;
+  el.charCount.textContent = count > max * 0.8 ? `${count} / ${max}` : '';
+  el.charCount.classList.toggle('over', count > max);
+  el.send.disabled = !isOnline() || !room || !el.input.value.trim() || count > max;
 }
 
-function addError(code) {
-  const item = document.createElement('li');
-  item.className = 'msg error';
-  item.dataset.error = code;
-  const bubble = document.createElement('div');
-  bubble.className = 'bubble';
-  bubble.append(textEl('strong', 'error-code', code), document.createTextNode(` ${ERROR_TEXT[code] ?? ''}`));
-  item.append(bubble);
-  appendItem(item, undefined, true);
+function tooLong() {
+  return codePoints(el.input.value) > (state.limits?.text ?? 4000);
 }
 
-function appendItem(item, sender, forceScroll) {
-  const list = el.messages;
-  const nearBottom = el.chat.scrollHeight - el.chat.scrollTop - el.chat.clientHeight < STICKY_SCROLL_PX;
-  list.append(item);
-  state.lastSender = sender;
-  while (list.childElementCount > MAX_MESSAGES) list.firstElementChild.remove();
-  el.empty.hidden = true;
-  // Keep following the conversation unless the user scrolled up to read history.
-  if (nearBottom || forceScroll) el.chat.scrollTop = el.chat.scrollHeight;
+function setDrawer(open) {
+  el.app.dataset.drawer = open ? 'open' : 'closed';
+  el.scrim.hidden = !open;
+  el.menu.setAttribute('aria-expanded', String(open));
+}
+
+function toast(text) {
+  el.toast.textContent = text;
+  el.toast.hidden = false;
+  clearTimeout(conn.toastTimer);
+  conn.toastTimer = setTimeout(() => { el.toast.hidden = true; }, TOAST_MS);
 }
 
 function textEl(tag, className, text) {
@@ -311,16 +471,53 @@ function textEl(tag, className, text) {
   return node;
 }
 
-function timeEl() {
-  const now = new Date();
-  const node = textEl('time', 'time', now.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
-  node.dateTime = now.toISOString();
+function timeEl(ts) {
+  const date = new Date(ts);
+  const node = textEl('time', 'time', date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
+  node.dateTime = date.toISOString();
   return node;
+}
+
+function dayKey(ts) {
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+}
+
+function dayLabel(ts) {
+  const today = new Date();
+  const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+  if (dayKey(ts) === dayKey(today.getTime())) return 'Today';
+  if (dayKey(ts) === dayKey(yesterday.getTime())) return 'Yesterday';
+  return new Date(ts).toLocaleDateString([], { weekday: 'short', month: 'short', day: 'numeric' });
 }
 
 function autosize() {
   el.input.style.height = 'auto';
   el.input.style.height = `${Math.min(el.input.scrollHeight, 160)}px`;
+}
+
+// --- storage ----------------------------------------------------------------------------
+
+function load(key, fallback) {
+  try {
+    const value = JSON.parse(localStorage.getItem(key));
+    return value ?? fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+function save(key, value) {
+  try {
+    localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    // Private mode or a full quota: the page works without remembering.
+  }
+}
+
+function saveRooms() {
+  save(STORE.rooms, [...state.rooms.keys()]);
+  save(STORE.room, state.current);
 }
 
 // --- debug log --------------------------------------------------------------------------
@@ -338,13 +535,10 @@ function logLine(kind, text) {
     textEl('span', 'log-text', preview));
   el.log.append(item);
   while (el.log.childElementCount > MAX_LOG_ENTRIES) el.log.firstElementChild.remove();
-  state.logCount += 1;
-  el.logCount.textContent = String(state.logCount);
+  conn.logCount += 1;
+  el.logCount.textContent = String(conn.logCount);
   el.log.scrollTop = el.log.scrollHeight;
 }
 
-// Importable without a DOM (e.g. to unit-test the pure helpers above).
-if (typeof document !== 'undefined') {
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);
-  else boot();
-}
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);
+else boot();

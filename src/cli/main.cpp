@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <system_error>
 
@@ -87,6 +88,29 @@ int main(int argc, char** argv) {
   chat->add_option("--web-root", chat_app_options.web_root,
                    "serve the page from this directory instead of the built-in copy")
       ->check(CLI::ExistingDirectory);
+  hibiki::apps::chat::ChatLimits& limits = chat_app_options.limits;
+  chat->add_option("--db", chat_app_options.db_path,
+                   "SQLite file for the history (its directory is created); :memory: keeps it "
+                   "until exit only")
+      ->capture_default_str();
+  chat->add_option("--history", limits.history,
+                   "messages sent on join; also the most a reconnecting client can catch up")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1000}));
+  chat->add_option("--max-text", limits.max_text_chars, "characters in one chat message")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
+  chat->add_option("--max-rooms", limits.max_rooms, "rooms one connection may be in at once")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
+  chat->add_option("--rate-limit", limits.rate.rate_per_s,
+                   "requests per second per connection, sustained (0: unlimited)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+  chat->add_option("--rate-burst", limits.rate.burst,
+                   "requests a connection may send at once after a quiet spell")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1e6));
 
   hibiki::ServerOptions echo_options = hibiki::apps::echo_server_defaults();
   CLI::App* echo = app.add_subcommand("echo", "echo every message back (conformance, load tests)");
@@ -96,7 +120,12 @@ int main(int argc, char** argv) {
 
   if (chat->parsed()) {
     hibiki::Server server(chat_options);
-    hibiki::apps::chat::mount_chat(server, chat_app_options);
+    try {
+      hibiki::apps::chat::mount_chat(server, chat_app_options);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "hibiki chat: %s\n", error.what());
+      return 1;
+    }
     return serve(server, chat_options, "chat");
   }
   hibiki::Server server(echo_options);

@@ -77,20 +77,37 @@ class ChatTest(unittest.IsolatedAsyncioTestCase):
         await self.server.stop()
 
     async def test_seed_broadcast_between_two_clients(self) -> None:
+        # Neither says hello: both speak the talk's protocol and get its exact JSON.
+        async with connect(self.server.ws_url + "/") as a, connect(self.server.ws_url + "/ws") as b:
+            await b.send('{"action":"message","message":"hello"}')
+            reply = await asyncio.wait_for(a.recv(), TIMEOUT)
+            self.assertRegex(reply, r'^\{"type":"message","body":"Client \d+: hello"\}$')
+            self.assertEqual(await asyncio.wait_for(b.recv(), TIMEOUT), reply)
+
+    async def test_hello_client_gets_structured_messages(self) -> None:
         async with connect(self.server.ws_url + "/") as a, connect(self.server.ws_url + "/ws") as b:
             ids = []
-            for ws in (a, b):
-                await ws.send('{"action":"hello"}')
+            for ws, name in ((a, "mio"), (b, None)):
+                await ws.send(json.dumps({"action": "hello", "name": name}))
                 welcome = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
                 self.assertEqual(welcome["type"], "welcome")
                 self.assertRegex(welcome["id"], r"^\d+$")
+                self.assertEqual(welcome["name"], name)
+                self.assertEqual(welcome["room"], "lobby")
                 ids.append(welcome["id"])
+                for expected in ("joined", "history"):
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+                    self.assertEqual(frame["type"], expected)
             self.assertNotEqual(ids[0], ids[1])
 
             await b.send('{"action":"message","message":"hello"}')
-            expected = '{"type":"message","body":"Client %s: hello"}' % ids[1]
-            self.assertEqual(await asyncio.wait_for(a.recv(), TIMEOUT), expected)
-            self.assertEqual(await asyncio.wait_for(b.recv(), TIMEOUT), expected)
+            for ws in (a, b):
+                while (frame := json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT)))["type"] != "message":
+                    self.assertEqual(frame["type"], "presence")
+                self.assertEqual(frame["body"], "Client %s: hello" % ids[1])
+                self.assertEqual(frame["from"], {"id": ids[1], "name": None})
+                self.assertEqual(frame["room"], "lobby")
+                self.assertEqual(frame["text"], "hello")
 
 
 if __name__ == "__main__":

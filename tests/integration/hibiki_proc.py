@@ -53,6 +53,8 @@ async def start_server(mode: str, max_message: int | None = None, extra_args: li
     args = [mode, "--host", HOST, "--port", "0"]
     if mode == "chat":
         args += ["--web-root", str(WEB_ROOT)]
+        if "--db" not in extra_args:
+            args += ["--db", ":memory:"]  # history in memory unless a test passes its own file
     if max_message is not None:
         args += ["--max-message", str(max_message)]
     args += list(extra_args)

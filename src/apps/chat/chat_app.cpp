@@ -1,22 +1,18 @@
-// The chat room on the public API: one topic for the room, JSON in, JSON out.
+// The chat on the public API: WebSocket handlers that drive a ChatService, the page, /healthz.
 #include "apps/chat/chat_app.hpp"
 
 #include <memory>
 #include <span>
 
-#include "apps/chat/chat_messages.hpp"
+#include "apps/chat/chat_service.hpp"
 #include "hibiki/log.hpp"
 #include "hibiki/static_files.hpp"
+#include "store/history_store.hpp"
 
 // Generated from web/ at build time (cmake/embed_assets.cmake).
 std::span<const hibiki::StaticAsset> hibiki_chat_web_assets();
 
 namespace hibiki::apps::chat {
-namespace {
-
-constexpr std::string_view kRoomTopic = "chat";
-
-}  // namespace
 
 ServerOptions chat_server_defaults() {
   return ServerOptions{
@@ -26,28 +22,16 @@ ServerOptions chat_server_defaults() {
 }
 
 void mount_chat(Server& server, const ChatOptions& options) {
-  auto parser = std::make_shared<ChatMessageParser>();
+  auto history = std::make_unique<store::HistoryStore>(options.db_path);
+  log(LogLevel::info,
+      "chat history in " + options.db_path + " (journal " + history->journal_mode() + ")");
+  auto service = std::make_shared<ChatService>(server, std::move(history), options.limits);
   WebSocketHandlers handlers{
-      .on_open = [](WebSocket ws) { ws.subscribe(kRoomTopic); },
-      .on_message =
-          [&server, parser](WebSocket ws, std::string_view message, MessageKind kind) {
-            if (kind == MessageKind::binary) {
-              ws.send(encode_error(ChatError::binary_not_supported));
-              return;
-            }
-            const ClientMessage parsed = parser->parse(message);
-            if (parsed.error != ChatError::none) {
-              ws.send(encode_error(parsed.error));
-              return;
-            }
-            if (parsed.action == ChatAction::hello) {
-              // Only clients that ask get hibiki's additions: the talk's page never sees a
-              // message type it does not know.
-              ws.send(encode_welcome(ws.id()));
-              return;
-            }
-            server.publish(kRoomTopic, encode_chat_message(ws.id(), parsed.text));
-          },
+      .on_open = [service](WebSocket ws) { service->on_open(ws); },
+      .on_message = [service](WebSocket ws, std::string_view message,
+                              MessageKind kind) { service->on_message(ws, message, kind); },
+      .on_close = [service](WebSocket ws, std::uint16_t,
+                            std::string_view) { service->on_close(ws); },
   };
   server.ws("/", handlers);
   server.ws("/ws", handlers);
@@ -56,10 +40,10 @@ void mount_chat(Server& server, const ChatOptions& options) {
   } else {
     server.get("*", serve_directory(options.web_root));
   }
-  server.get("/healthz", [&server](const HttpRequestView&, HttpResponse& response) {
+  server.get("/healthz", [&server, service](const HttpRequestView&, HttpResponse& response) {
     response.content_type = "application/json";
-    response.body =
-        R"({"status":"ok","connections":)" + std::to_string(server.connection_count()) + "}";
+    response.body = R"({"status":"ok","connections":)" + std::to_string(server.connection_count()) +
+                    R"(,"rooms":)" + std::to_string(service->room_count()) + "}";
   });
 }
 

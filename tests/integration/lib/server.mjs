@@ -38,15 +38,16 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Starts `hibiki <mode> --host 127.0.0.1 --port 0 ...` and resolves once it logs the
- * port it listens on. mode: 'chat' | 'echo'. For chat, --web-root defaults to <repo>/web.
+ * port it listens on. mode: 'chat' | 'echo'. For chat, --web-root defaults to <repo>/web
+ * and --db to :memory: (pass `db` for a file); `port` reuses a port, e.g. after a restart.
  */
-export async function startServer(mode, { maxMessage, webRoot, extraArgs = [] } = {}) {
+export async function startServer(mode, { maxMessage, webRoot, db, port = 0, extraArgs = [] } = {}) {
   const bin = hibikiBin();
   if (!existsSync(bin)) {
     throw new Error(`hibiki binary not found at ${bin} (build it or set HIBIKI_BIN)`);
   }
-  const args = [mode, '--host', HOST, '--port', '0'];
-  if (mode === 'chat') args.push('--web-root', webRoot ?? WEB_ROOT);
+  const args = [mode, '--host', HOST, '--port', String(port)];
+  if (mode === 'chat') args.push('--web-root', webRoot ?? WEB_ROOT, '--db', db ?? ':memory:');
   if (maxMessage !== undefined) args.push('--max-message', String(maxMessage));
   args.push(...extraArgs);
 
@@ -97,6 +98,14 @@ export async function stopServer(server) {
     return result;
   }
   return server.exited;
+}
+
+/** SIGKILL (no goodbye, no flush) and wait for the process to be gone. */
+export async function killServer(server) {
+  const child = server?.process;
+  if (!child) return null;
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  return withTimeout(server.exited, KILL_GRACE, 'hibiki to die after SIGKILL');
 }
 
 // ---------------------------------------------------------------------------
@@ -168,6 +177,20 @@ export class Client {
     return msg.text;
   }
 
+  /** Next text message parsed as JSON. */
+  async nextJson(ms = DEFAULT_TIMEOUT) {
+    return JSON.parse(await this.nextText(ms));
+  }
+
+  /** Skips messages until one of JSON `type` arrives (within `ms` overall) and returns it. */
+  async nextOfType(type, ms = DEFAULT_TIMEOUT) {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const frame = await this.nextJson(Math.max(1, deadline - Date.now()));
+      if (frame.type === type) return frame;
+    }
+  }
+
   nextPong(ms = DEFAULT_TIMEOUT) {
     return this.#take(this.pongs, this.pongWaiters, ms, 'pong');
   }
@@ -196,13 +219,25 @@ export class Client {
   }
 }
 
-/** Connects to a chat server, says hello and consumes the welcome; returns { client, id, welcome }. */
-export async function joinChat(server, path = '/') {
+/**
+ * Connects to a chat server and says hello (with `name` and `since` when given), then takes
+ * the welcome and the lobby's joined and history frames off the inbox. Returns
+ * { client, id, name, welcome (raw text), joined, history }.
+ */
+export async function joinChat(server, path = '/', { name, since } = {}) {
   const client = await Client.connect(server.wsUrl + path);
-  await client.send('{"action":"hello"}');
+  await client.send(JSON.stringify({ action: 'hello', name, since }));
   const welcome = await client.nextText();
   const parsed = JSON.parse(welcome);
-  return { client, id: parsed.id, welcome };
+  if (parsed.type !== 'welcome') throw new Error(`expected a welcome, got ${welcome}`);
+  const joined = await client.nextOfType('joined');
+  const history = await client.nextOfType('history');
+  return { client, id: parsed.id, name: parsed.name, welcome, joined, history };
+}
+
+/** A client that speaks only the talk's protocol: it never says hello. */
+export function talkClient(server, path = '/') {
+  return Client.connect(server.wsUrl + path);
 }
 
 // ---------------------------------------------------------------------------
