@@ -50,7 +50,8 @@ def server_command(name, kind, port):
         job = "chat" if kind == "chat" else "echo"
         return [os.path.join(ROOT, "build", "release", "hibiki"), job, "--host", "127.0.0.1",
                 "--port", str(port), "--log-level", "warn", "--idle-timeout", "0",
-                "--max-message", str(16 << 20), "--max-connections", "200000"]
+                "--max-message", str(16 << 20), "--max-connections", "200000",
+                "--max-connections-per-ip", "0"]
     if name == "node-ws":
         return ["node", os.path.join(ROOT, "bench", "peers", "node-ws-server.mjs"), str(port)]
     raise ValueError(name)

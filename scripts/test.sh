@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test suite: unit tests (GoogleTest), the
 # integration tests against the real binary (Node ws, Python websockets), the browser test
-# (headless Chromium), the conformance suite (raw frames, Autobahn cases 1-10), then the
+# (headless Chromium), the conformance suite (raw frames, Autobahn cases 1-10 and 12-13), then the
 # unit, integration and conformance suites again under ASan+UBSan, plus format
 # and layering checks. Ends with "N passed, N failed" over the suites.
 set -uo pipefail
@@ -46,14 +46,16 @@ suite "build (debug)" scripts/build.sh debug
 suite "unit tests (debug)" ctest --test-dir build/debug --output-on-failure -j2 --timeout 120
 suite "integration, Node ws (debug)" integration_node debug
 suite "integration, Python websockets (debug)" integration_python debug
-suite "conformance, Autobahn cases 1-10 (debug)" conformance debug
+suite "conformance, Autobahn cases 1-10, 12-13 (debug)" conformance debug
 suite "browser, headless Chromium (debug)" env HIBIKI_BIN="$root/build/debug/hibiki" node --test tests/browser/
+# The release build is what README's run command starts: it must build too (-O3 warns more).
+suite "build (release)" scripts/build.sh release
 suite "build (ASan+UBSan)" scripts/build.sh asan
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 suite "unit tests (ASan+UBSan)" ctest --test-dir build/asan --output-on-failure -j2 --timeout 300
 suite "integration, Node ws (ASan+UBSan)" integration_node asan
 suite "integration, Python websockets (ASan+UBSan)" integration_python asan
-suite "conformance, Autobahn cases 1-10 (ASan+UBSan)" conformance asan
+suite "conformance, Autobahn cases 1-10, 12-13 (ASan+UBSan)" conformance asan
 
 echo
 if ((failed)); then

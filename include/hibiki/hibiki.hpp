@@ -5,4 +5,5 @@
 #include "hibiki/log.hpp"
 #include "hibiki/options.hpp"
 #include "hibiki/server.hpp"
+#include "hibiki/stats.hpp"
 #include "hibiki/websocket.hpp"

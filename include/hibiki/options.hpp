@@ -50,6 +50,11 @@ struct ServerOptions {
   std::vector<std::string> allowed_origins;
   // Connections open at once (HTTP and WebSocket); past it new sockets get 503.
   std::size_t max_connections = 100'000;
+  // Connections open at once from one IP address; past it 503. 0: no limit.
+  std::size_t max_connections_per_ip = 1024;
+  // Messages (and pings) a connection may send per second, with bursts of twice that; past it
+  // the connection is closed with 1008. 0: no limit.
+  std::uint32_t max_messages_per_second = 0;
   CompressionMode compression = CompressionMode::shared;
   // Messages shorter than this are sent uncompressed even when the extension is on.
   std::size_t compression_threshold_bytes = 64;

@@ -16,6 +16,7 @@
 
 #include "hibiki/http.hpp"
 #include "hibiki/options.hpp"
+#include "hibiki/stats.hpp"
 #include "hibiki/websocket.hpp"
 
 namespace hibiki {
@@ -69,6 +70,8 @@ class Server {
                       MessageKind kind = MessageKind::text);
 
   [[nodiscard]] std::size_t connection_count() const;
+  // Counters of the server's work and of every limit it enforced. Thread: the run() thread.
+  [[nodiscard]] ServerStats stats() const;
 
  private:
   std::unique_ptr<detail::ServerCore> core_;

@@ -67,6 +67,15 @@ void add_server_options(CLI::App& command, ServerOptions& options) {
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
   command
+      .add_option("--max-connections-per-ip", options.max_connections_per_ip,
+                  "connections at once from one IP address (past it: HTTP 503; 0: no limit)")
+      ->capture_default_str();
+  command
+      .add_option("--max-messages-per-second", options.max_messages_per_second,
+                  "messages and pings per connection per second, bursts of twice that (past it: "
+                  "close 1008; 0: no limit)")
+      ->capture_default_str();
+  command
       .add_option("--max-header-bytes", options.max_header_bytes,
                   "HTTP request head size (past it: 431)")
       ->capture_default_str()

@@ -30,6 +30,7 @@ enum class ConnectionState : std::uint8_t {
 
 // What few connections need: kept out of Connection so idle ones stay small.
 struct ConnectionExtras {
+  std::unique_ptr<net::TlsSession> tls;           // wss:// and https:// (these cost ~15 KB anyway)
   std::unique_ptr<CompressionState> compression;  // permessage-deflate was agreed
   std::string control;                            // a control frame's payload split across reads
   std::string protocol;                           // the negotiated subprotocol
@@ -45,15 +46,16 @@ struct Connection {
   // connections) and the queue is given back whenever it empties.
   std::unique_ptr<SendQueue> queue;
   std::unique_ptr<ConnectionExtras> extras;
-  std::unique_ptr<net::TlsSession> tls;  // wss:// and https:// connections only
   protocol::FrameParser parser;
   std::string inbox;  // HTTP head bytes, or the fragments of a message being assembled
   std::vector<Topic*> topics;
   net::UniqueFd fd;
   std::uint32_t slot = 0;
   std::uint32_t generation = 0;
-  std::uint32_t http_scanned = 0;  // bytes of inbox already searched for the end of the head
-  std::uint32_t last_read_ms = 0;  // monotonic milliseconds, truncated: compare by difference
+  std::uint32_t http_scanned = 0;    // bytes of inbox already searched for the end of the head
+  std::uint32_t last_read_ms = 0;    // monotonic milliseconds, truncated: compare by difference
+  float rate_tokens = 0;             // messages this connection may still send now
+  std::uint32_t rate_refill_ms = 0;  // when rate_tokens was last topped up (truncated ms)
   net::PeerAddress peer;
   std::uint16_t route = 0;       // index of the WebSocket handlers once upgraded
   std::uint16_t close_code = 0;  // reported to on_close
@@ -79,6 +81,7 @@ struct Connection {
     if (!extras) extras = std::make_unique<ConnectionExtras>();
     return *extras;
   }
+  [[nodiscard]] net::TlsSession* tls() const { return extras ? extras->tls.get() : nullptr; }
   [[nodiscard]] std::string_view protocol() const {
     return extras ? std::string_view(extras->protocol) : std::string_view();
   }

@@ -101,6 +101,7 @@ void ServerCore::handle_http(Connection& c, std::span<std::byte> bytes) {
 }
 
 void ServerCore::answer_http_error(Connection& c, int status) {
+  if (status != 408) ++stats_.handshake_rejected;
   const std::string response = protocol::build_error_response(status);
   write_raw(c, as_bytes(response), {}, /*now=*/true);
   start_draining(c);
@@ -146,6 +147,7 @@ bool ServerCore::upgrade(Connection& c, const protocol::HttpRequest& request) {
       protocol::build_upgrade_response(check.upgrade.key, chosen, extensions);
   if (!write_raw(c, as_bytes(response), {}, /*now=*/true)) return false;
   c.state = ConnectionState::open;
+  ++stats_.websocket_upgrades;
   c.route = route->second;
   if (!chosen.empty()) c.more().protocol = std::move(chosen);
   if (deflate.accepted) {

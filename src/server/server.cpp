@@ -40,6 +40,10 @@ std::size_t Server::publish(std::string_view topic, std::string_view message, Me
   return core_->publish(topic, message, kind);
 }
 
+ServerStats Server::stats() const {
+  return core_->stats();
+}
+
 std::size_t Server::connection_count() const {
   return core_->connection_count();
 }

@@ -154,7 +154,8 @@ void ServerCore::arm_timer(Connection& c, std::uint32_t delay_ms) {
   loop_.timers().arm(c.slot, loop_.now_ms() + delay_ms);
 }
 
-void ServerCore::refuse(int fd, const char* why) {
+void ServerCore::refuse(int fd, const char* why, std::uint64_t& counter) {
+  ++counter;
   // Refused before any upgrade: the client learns why instead of seeing a reset.
   const std::string response = protocol::build_error_response(503);
   [[maybe_unused]] long n =
@@ -175,7 +176,7 @@ void ServerCore::accept_all() {
       // ready forever. Free the reserve descriptor, take the connection, refuse it, re-arm.
       reserve_fd_.reset();
       fd = net::accept_connection(listener_.get());
-      if (fd >= 0) refuse(fd, "out of file descriptors");
+      if (fd >= 0) refuse(fd, "out of file descriptors", stats_.refused_out_of_descriptors);
       reserve_fd_ = net::reserve_descriptor();
       if (fd < 0) return;
       continue;
@@ -187,20 +188,31 @@ void ServerCore::accept_all() {
       return;
     }
     if (live_connections_ >= options_.max_connections) {
-      refuse(fd, "max_connections reached");
+      refuse(fd, "max_connections reached", stats_.refused_max_connections);
       continue;
     }
+    const net::PeerAddress peer = net::peer_address(fd);
+    std::uint32_t& from_this_ip = connections_per_ip_[peer.ip];
+    if (options_.max_connections_per_ip != 0 && from_this_ip >= options_.max_connections_per_ip) {
+      if (from_this_ip == 0) connections_per_ip_.erase(peer.ip);
+      refuse(fd, "max_connections_per_ip reached", stats_.refused_max_connections_per_ip);
+      continue;
+    }
+    ++from_this_ip;
+    ++stats_.connections_accepted;
     Connection& c = allocate();
     c.fd.reset(fd);
-    c.peer = net::peer_address(fd);
+    c.peer = peer;
+    c.rate_tokens = 2.0f * static_cast<float>(options_.max_messages_per_second);
     c.last_read_ms = static_cast<std::uint32_t>(loop_.now_ms());
+    c.rate_refill_ms = c.last_read_ms;
     c.parser.set_max_message_bytes(options_.max_message_bytes);
     if (int rc = loop_.watch(fd, token_of(c)); rc < 0) {
       schedule_destroy(c, close_code::kAbnormal, "epoll_ctl failed");
       continue;
     }
     if (tls_context_) {
-      c.tls = std::make_unique<net::TlsSession>(*tls_context_, fd);
+      c.more().tls = std::make_unique<net::TlsSession>(*tls_context_, fd);
       arm_timer(c, options_.tls_handshake_timeout_ms);
     } else {
       arm_timer(c, options_.handshake_timeout_ms);
@@ -209,11 +221,12 @@ void ServerCore::accept_all() {
 }
 
 void ServerCore::continue_tls_handshake(Connection& c) {
-  const int rc = c.tls->handshake();
+  const int rc = c.tls()->handshake();
   if (rc == -EAGAIN) return;
   if (rc < 0) {
     log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.peer.to_string() +
                             ": TLS handshake failed: " + net::TlsSession::last_error());
+    ++stats_.tls_handshake_failures;
     schedule_destroy(c, close_code::kAbnormal, "TLS handshake failed");
     return;
   }
@@ -228,9 +241,9 @@ void ServerCore::on_io(std::uint64_t token, std::uint32_t events) {
   Connection* c =
       resolve(static_cast<std::uint32_t>(token), static_cast<std::uint32_t>(token >> 32));
   if (c == nullptr || c->state == ConnectionState::closed) return;  // reclaimed or dying
-  if (c->tls && !c->tls->established()) {
+  if (c->tls() && !c->tls()->established()) {
     continue_tls_handshake(*c);
-    if (c->state == ConnectionState::closed || !c->tls->established()) return;
+    if (c->state == ConnectionState::closed || !c->tls()->established()) return;
   }
   if (events & net::io_event::kWritable) flush(*c);
   if (c->state == ConnectionState::closed) return;
@@ -241,7 +254,7 @@ void ServerCore::on_io(std::uint64_t token, std::uint32_t events) {
 void ServerCore::read_from(Connection& c) {
   for (int reads = 0; reads < kMaxReadsPerTurn; ++reads) {
     const std::span<std::byte> buffer(read_buffer_.get(), kReadBufferBytes);
-    const long n = c.tls ? c.tls->read(buffer) : net::read_some(c.fd.get(), buffer);
+    const long n = c.tls() ? c.tls()->read(buffer) : net::read_some(c.fd.get(), buffer);
     if (n == -EAGAIN) return;
     if (n < 0) {
       schedule_destroy(c, close_code::kAbnormal, std::strerror(static_cast<int>(-n)));
@@ -257,7 +270,7 @@ void ServerCore::read_from(Connection& c) {
     // A short read drained the socket; edge-triggered epoll reports the next arrival. Not so
     // for a FIN that came with the last bytes: its edge is this one, so read on to the EOF.
     // (TLS may hold decrypted records back: read until it says EAGAIN.)
-    if (static_cast<std::size_t>(n) < kReadBufferBytes && !c.peer_hung_up && !c.tls) return;
+    if (static_cast<std::size_t>(n) < kReadBufferBytes && !c.peer_hung_up && !c.tls()) return;
   }
   // The cap was hit with bytes possibly left: come back next turn without waiting for an edge.
   if (!c.read_resume_queued) {
@@ -284,7 +297,7 @@ void ServerCore::handle_bytes(Connection& c, std::span<std::byte> bytes) {
 void ServerCore::flush(Connection& c) {
   if (c.state == ConnectionState::closed) return;
   if (c.has_queued()) {
-    const int rc = c.queue->flush(c.fd.get(), c.tls.get());
+    const int rc = c.queue->flush(c.fd.get(), c.tls());
     if (rc == -EAGAIN) return;  // the writable edge brings us back
     if (rc < 0) {
       schedule_destroy(c, close_code::kAbnormal, std::strerror(-rc));
@@ -319,12 +332,14 @@ void ServerCore::on_timer(std::uint32_t slot) {
   const std::uint64_t now = loop_.now_ms();
   switch (c.state) {
     case ConnectionState::http:
-      if (c.tls && !c.tls->established()) {
+      if (c.tls() && !c.tls()->established()) {
+        ++stats_.handshake_timeouts;
         schedule_destroy(c, close_code::kAbnormal, "TLS handshake timeout");
         break;
       }
       log(LogLevel::info,
           "conn " + std::to_string(c.id) + " " + c.peer.to_string() + ": handshake timeout");
+      ++stats_.handshake_timeouts;
       answer_http_error(c, 408);
       break;
     case ConnectionState::open: {
@@ -339,6 +354,7 @@ void ServerCore::on_timer(std::uint32_t slot) {
         send_frame(c, protocol::Opcode::ping, {});
         arm_timer(c, options_.idle_timeout_ms);
       } else {
+        ++stats_.idle_timeouts;
         close_connection(c, close_code::kGoingAway, "idle timeout");
       }
       break;
@@ -382,8 +398,12 @@ void ServerCore::reclaim() {
     notify_close(c);
     // Best effort for bytes queued this turn (a close frame answering a peer that already
     // sent its FIN): the socket may still take them.
-    if (c.has_queued()) c.queue->flush(c.fd.get(), c.tls.get());
+    if (c.has_queued()) c.queue->flush(c.fd.get(), c.tls());
     loop_.timers().disarm(c.slot);
+    if (auto it = connections_per_ip_.find(c.peer.ip);
+        it != connections_per_ip_.end() && --it->second == 0) {
+      connections_per_ip_.erase(it);
+    }
     // close(2) also removes the fd from epoll; stale events carry the old generation.
     s.connection.reset();
     ++s.generation;

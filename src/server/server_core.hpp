@@ -2,8 +2,10 @@
 // and topics, and drives each connection through http -> open -> closing/draining -> closed.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
@@ -39,6 +41,11 @@ class ServerCore final : public net::LoopHandler {
   void request_tls_reload();
   std::size_t publish(std::string_view topic, std::string_view message, MessageKind kind);
   [[nodiscard]] std::size_t connection_count() const { return live_connections_; }
+  [[nodiscard]] ServerStats stats() const {
+    ServerStats copy = stats_;
+    copy.connections_open = live_connections_;
+    return copy;
+  }
 
   // WebSocket handle operations.
   server::Connection* resolve(std::uint32_t slot, std::uint32_t generation) const;
@@ -65,7 +72,10 @@ class ServerCore final : public net::LoopHandler {
   // Lifecycle (server_core.cpp)
   void accept_all();
   void continue_tls_handshake(server::Connection& c);
-  void refuse(int fd, const char* why);
+  // Answers 503 and closes; counts the refusal in `counter`.
+  void refuse(int fd, const char* why, std::uint64_t& counter);
+  // Token bucket of max_messages_per_second; false when the connection is over it.
+  bool within_message_rate(server::Connection& c);
   server::Connection& allocate();
   void read_from(server::Connection& c);
   void handle_bytes(server::Connection& c, std::span<std::byte> bytes);
@@ -128,6 +138,18 @@ class ServerCore final : public net::LoopHandler {
   std::vector<std::uint32_t> dirty_;  // connections with bytes queued this turn
   std::vector<std::uint32_t> flushing_;
   std::size_t live_connections_ = 0;
+  ServerStats stats_;
+  // Open connections per peer IP, for max_connections_per_ip; entries go when they reach 0.
+  struct IpHash {
+    std::size_t operator()(const std::array<std::uint8_t, 16>& ip) const {
+      std::uint64_t a = 0;
+      std::uint64_t b = 0;
+      std::memcpy(&a, ip.data(), 8);
+      std::memcpy(&b, ip.data() + 8, 8);
+      return std::hash<std::uint64_t>{}(a * 0x9E3779B97F4A7C15ULL ^ b);
+    }
+  };
+  std::unordered_map<std::array<std::uint8_t, 16>, std::uint32_t, IpHash> connections_per_ip_;
   std::uint64_t next_connection_id_ = 1;
   server::TopicRegistry topics_;
   server::Compressors compressors_;

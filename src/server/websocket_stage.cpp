@@ -2,6 +2,7 @@
 // frames out with backpressure, the closing handshake and topics.
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -49,6 +50,13 @@ void ServerCore::handle_frames(Connection& c, std::span<std::byte> bytes) {
       return;
     }
     c.ping_outstanding = false;
+    // Every message and every ping counts against the rate, once, at its first chunk.
+    if (event.message_start && (event.opcode != Opcode::pong && event.opcode != Opcode::close) &&
+        !within_message_rate(c)) {
+      ++stats_.closed_message_rate;
+      fail(c, close_code::kPolicyViolation, "message rate exceeded");
+      return;
+    }
     if (protocol::is_control(event.opcode)) {
       if (event.message_start && event.message_end) {
         handle_control(c, event.opcode, event.payload);
@@ -83,6 +91,20 @@ void ServerCore::handle_frames(Connection& c, std::span<std::byte> bytes) {
       if (c.inbox.capacity() > kKeepInboxCapacity) c.inbox.shrink_to_fit();
     }
   }
+}
+
+bool ServerCore::within_message_rate(Connection& c) {
+  const std::uint32_t rate = options_.max_messages_per_second;
+  if (rate == 0) return true;
+  const auto now = static_cast<std::uint32_t>(loop_.now_ms());
+  const std::uint32_t elapsed_ms = now - c.rate_refill_ms;  // wraps safely
+  c.rate_refill_ms = now;
+  const float burst = 2.0f * static_cast<float>(rate);
+  c.rate_tokens = std::min(
+      burst, c.rate_tokens + static_cast<float>(elapsed_ms) * static_cast<float>(rate) / 1000.0f);
+  if (c.rate_tokens < 1.0f) return false;
+  c.rate_tokens -= 1.0f;
+  return true;
 }
 
 void ServerCore::receive_compressed(Connection& c, const protocol::FrameEvent& event) {
@@ -121,6 +143,7 @@ void ServerCore::receive_compressed(Connection& c, const protocol::FrameEvent& e
 }
 
 void ServerCore::deliver(Connection& c, std::string_view message, Opcode opcode) {
+  ++stats_.messages_received;
   if (auto& on_message = ws_handlers_[c.route].on_message) {
     on_message(handle(c), message,
                opcode == Opcode::text ? MessageKind::text : MessageKind::binary);
@@ -162,6 +185,10 @@ void ServerCore::handle_control(Connection& c, Opcode opcode, std::span<const st
 }
 
 void ServerCore::fail(Connection& c, std::uint16_t code, std::string_view reason) {
+  if (code == close_code::kProtocolError || code == close_code::kInvalidPayload ||
+      code == close_code::kMessageTooBig) {
+    ++stats_.protocol_errors;
+  }
   log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.peer.to_string() + ": closing " +
                           std::to_string(code) + ": " + std::string(reason));
   if (c.state == ConnectionState::open) {
@@ -175,7 +202,7 @@ void ServerCore::fail(Connection& c, std::uint16_t code, std::string_view reason
 
 void ServerCore::shut_write(Connection& c) {
   c.write_shut = true;
-  if (c.tls) c.tls->shutdown();  // close_notify before the FIN
+  if (c.tls()) c.tls()->shutdown();  // close_notify before the FIN
   net::shutdown_write(c.fd.get());
 }
 
@@ -199,8 +226,8 @@ bool ServerCore::write_raw(Connection& c, std::span<const std::byte> head,
     std::array<iovec, 2> iov{{{const_cast<std::byte*>(head.data()), head.size()},
                               {const_cast<std::byte*>(body.data()), body.size()}}};
     const int count = body.empty() ? 1 : 2;
-    const long written =
-        c.tls ? c.tls->write(iov.data(), count) : net::writev_some(c.fd.get(), iov.data(), count);
+    const long written = c.tls() ? c.tls()->write(iov.data(), count)
+                                 : net::writev_some(c.fd.get(), iov.data(), count);
     if (written < 0 && written != -EAGAIN) {
       schedule_destroy(c, close_code::kAbnormal, std::strerror(static_cast<int>(-written)));
       return false;
@@ -248,7 +275,11 @@ SendStatus ServerCore::admit(Connection& c, std::size_t frame_bytes) {
   // One message always fits in an empty queue, whatever its size.
   if (!c.has_queued() || !over_buffer_cap(c, frame_bytes)) return SendStatus::sent;
   c.backpressured = true;
-  if (options_.backpressure_policy == BackpressurePolicy::drop) return SendStatus::dropped;
+  if (options_.backpressure_policy == BackpressurePolicy::drop) {
+    ++stats_.messages_dropped;
+    return SendStatus::dropped;
+  }
+  ++stats_.closed_buffer_full;
   log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.peer.to_string() +
                           ": send buffer over " + std::to_string(options_.max_buffered_bytes) +
                           " bytes, closing 1008");
@@ -266,10 +297,12 @@ SendStatus ServerCore::send_message(Connection& c, std::string_view message, Mes
     compress_scratch_.clear();
     if (compressors_.compress(*c.extras->compression, message, compress_scratch_)) {
       send_frame(c, opcode, as_bytes(compress_scratch_), /*compressed=*/true);
+      ++stats_.messages_sent;
       return SendStatus::sent;
     }
   }
   send_frame(c, opcode, as_bytes(message));
+  ++stats_.messages_sent;
   return SendStatus::sent;
 }
 
@@ -339,6 +372,7 @@ std::size_t ServerCore::publish(std::string_view topic_name, std::string_view me
     c->out().push(plain.get());
     mark_dirty(*c);
   }
+  stats_.messages_sent += queued;
   return queued;
 }
 

@@ -115,6 +115,45 @@ class AbuseTest(unittest.IsolatedAsyncioTestCase):
 
         self.assertTrue(await asyncio.to_thread(scenario))
 
+    async def test_ten_thousand_one_byte_fragments_make_one_message(self) -> None:
+        def scenario() -> bytes:
+            s = open_websocket(self.server.port)
+            frames = bytearray()
+            first = bytearray(masked_frame(0x1, b"a"))
+            first[0] = 0x01  # text, FIN clear
+            frames += first
+            middle = bytearray(masked_frame(0x0, b"b"))
+            middle[0] = 0x00  # continuation, FIN clear
+            frames += bytes(middle) * 9_998
+            frames += masked_frame(0x0, b"c")  # continuation, FIN set
+            s.sendall(bytes(frames))
+            s.settimeout(5)
+            received = b""
+            while len(received) < 4 + 10_000:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+            s.close()
+            return received
+
+        echoed = await asyncio.to_thread(scenario)
+        self.assertEqual(echoed[:4], bytes([0x81, 126]) + (10_000).to_bytes(2, "big"))
+        self.assertEqual(echoed[4:], b"a" + b"b" * 9_998 + b"c")
+
+    async def test_absurd_lengths_are_refused_before_any_payload(self) -> None:
+        def close_code_for(length_bytes: bytes) -> int:
+            s = open_websocket(self.server.port)
+            s.sendall(bytes([0x82, 0x80 | 127]) + length_bytes + b"\x00\x00\x00\x00")
+            s.settimeout(5)
+            head = s.recv(4)
+            s.close()
+            return int.from_bytes(head[2:4], "big") if len(head) == 4 and head[0] == 0x88 else -1
+
+        # 2^63: the most significant bit is set, a framing error; 2^62: merely too big.
+        self.assertEqual(await asyncio.to_thread(close_code_for, (1 << 63).to_bytes(8, "big")), 1002)
+        self.assertEqual(await asyncio.to_thread(close_code_for, (1 << 62).to_bytes(8, "big")), 1009)
+
     async def test_a_request_head_dribbled_byte_by_byte_gets_408_at_the_timeout(self) -> None:
         def scenario() -> tuple[bytes, float]:
             s = socket.create_connection((HOST, self.server.port), timeout=5)

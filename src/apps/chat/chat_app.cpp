@@ -7,6 +7,7 @@
 #include "apps/chat/chat_service.hpp"
 #include "hibiki/log.hpp"
 #include "hibiki/static_files.hpp"
+#include "hibiki/stats.hpp"
 #include "store/history_store.hpp"
 
 // Generated from web/ at build time (cmake/embed_assets.cmake).
@@ -44,6 +45,10 @@ void mount_chat(Server& server, const ChatOptions& options) {
     response.content_type = "application/json";
     response.body = R"({"status":"ok","connections":)" + std::to_string(server.connection_count()) +
                     R"(,"rooms":)" + std::to_string(service->room_count()) + "}";
+  });
+  server.get("/metrics", [&server](const HttpRequestView&, HttpResponse& response) {
+    response.content_type = "text/plain; version=0.0.4";
+    response.body = metrics_text(server.stats());
   });
 }
 

@@ -317,7 +317,9 @@ void ChatService::assign_name(Member& member, std::string_view requested) {
   for (std::size_t n = 2;; ++n) {
     auto owner = names_.find(fold_name(candidate));
     if (owner == names_.end() || owner->second == &member) break;
-    const std::string suffix = "-" + std::to_string(n);
+    // Built by appending: g++ 12 at -O3 misreads `"-" + std::string` (a false -Wrestrict).
+    std::string suffix = "-";
+    suffix += std::to_string(n);
     candidate = std::string(truncate_code_points(requested, kMaxNameChars - suffix.size()));
     candidate += suffix;
   }

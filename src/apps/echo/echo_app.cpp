@@ -1,6 +1,8 @@
 // The echo application.
 #include "apps/echo/echo_app.hpp"
 
+#include "hibiki/stats.hpp"
+
 namespace hibiki::apps {
 
 ServerOptions echo_server_defaults() {
@@ -16,6 +18,10 @@ void mount_echo(Server& server) {
   server.ws("*", {.on_message = [](WebSocket ws, std::string_view message, MessageKind kind) {
               ws.send(message, kind);
             }});
+  server.get("/metrics", [&server](const HttpRequestView&, HttpResponse& response) {
+    response.content_type = "text/plain; version=0.0.4";
+    response.body = metrics_text(server.stats());
+  });
 }
 
 }  // namespace hibiki::apps

@@ -1,0 +1,34 @@
+// Counters of what the server did and refused, for dashboards and alerts. Read them on the
+// run() thread (an HTTP route handler is the natural place); metrics_text() formats them in the
+// Prometheus text exposition format.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace hibiki {
+
+struct ServerStats {
+  std::uint64_t connections_open = 0;      // gauge: sockets open now (HTTP and WebSocket)
+  std::uint64_t connections_accepted = 0;  // accepted sockets, ever
+  std::uint64_t websocket_upgrades = 0;    // successful 101 responses
+  std::uint64_t messages_received = 0;     // complete WebSocket messages delivered to handlers
+  std::uint64_t messages_sent = 0;         // messages queued to clients (a publish counts each)
+  // Refusals and forced closes, one counter per limit (README: limits).
+  std::uint64_t refused_max_connections = 0;         // 503: max_connections
+  std::uint64_t refused_max_connections_per_ip = 0;  // 503: max_connections_per_ip
+  std::uint64_t refused_out_of_descriptors = 0;      // 503: the process hit its fd limit
+  std::uint64_t handshake_rejected = 0;              // 4xx/5xx answered to a request
+  std::uint64_t handshake_timeouts = 0;              // 408 / TLS handshake not finished
+  std::uint64_t tls_handshake_failures = 0;
+  std::uint64_t protocol_errors = 0;      // closed 1002/1007/1009 for a peer's violation
+  std::uint64_t closed_buffer_full = 0;   // closed 1008: max_buffered_bytes
+  std::uint64_t messages_dropped = 0;     // backpressure policy drop
+  std::uint64_t closed_message_rate = 0;  // closed 1008: max_messages_per_second
+  std::uint64_t idle_timeouts = 0;        // closed 1001 after an unanswered ping
+};
+
+// "# TYPE hibiki_connections_open gauge\nhibiki_connections_open 3\n..." for every counter.
+std::string metrics_text(const ServerStats& stats);
+
+}  // namespace hibiki

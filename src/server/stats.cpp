@@ -1,0 +1,55 @@
+// Prometheus text exposition of ServerStats.
+#include "hibiki/stats.hpp"
+
+#include <array>
+#include <utility>
+
+namespace hibiki {
+
+std::string metrics_text(const ServerStats& s) {
+  struct Metric {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::uint64_t value;
+  };
+  const std::array<Metric, 16> metrics{{
+      {"connections_open", "gauge", "Sockets open now, HTTP and WebSocket.", s.connections_open},
+      {"connections_accepted_total", "counter", "Sockets accepted.", s.connections_accepted},
+      {"websocket_upgrades_total", "counter", "Successful WebSocket upgrades.",
+       s.websocket_upgrades},
+      {"messages_received_total", "counter", "WebSocket messages received.", s.messages_received},
+      {"messages_sent_total", "counter", "WebSocket messages queued to clients.", s.messages_sent},
+      {"refused_max_connections_total", "counter", "Sockets refused with 503: max_connections.",
+       s.refused_max_connections},
+      {"refused_max_connections_per_ip_total", "counter",
+       "Sockets refused with 503: max_connections_per_ip.", s.refused_max_connections_per_ip},
+      {"refused_out_of_descriptors_total", "counter",
+       "Sockets refused with 503: no file descriptor left.", s.refused_out_of_descriptors},
+      {"handshake_rejected_total", "counter", "HTTP requests answered with an error status.",
+       s.handshake_rejected},
+      {"handshake_timeouts_total", "counter", "Connections closed before a complete request.",
+       s.handshake_timeouts},
+      {"tls_handshake_failures_total", "counter", "Failed TLS handshakes.",
+       s.tls_handshake_failures},
+      {"protocol_errors_total", "counter", "Connections closed for a protocol violation.",
+       s.protocol_errors},
+      {"closed_buffer_full_total", "counter", "Connections closed 1008: send buffer full.",
+       s.closed_buffer_full},
+      {"messages_dropped_total", "counter", "Messages dropped by the backpressure policy.",
+       s.messages_dropped},
+      {"closed_message_rate_total", "counter", "Connections closed 1008: message rate.",
+       s.closed_message_rate},
+      {"idle_timeouts_total", "counter", "Connections closed after an unanswered idle ping.",
+       s.idle_timeouts},
+  }};
+  std::string out;
+  for (const Metric& m : metrics) {
+    const std::string name = std::string("hibiki_") + m.name;
+    out += "# HELP " + name + " " + m.help + "\n# TYPE " + name + " " + m.type + "\n";
+    out += name + " " + std::to_string(m.value) + "\n";
+  }
+  return out;
+}
+
+}  // namespace hibiki
