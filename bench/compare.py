@@ -48,10 +48,14 @@ def free_port():
 def server_command(name, kind, port):
     if name == "hibiki":
         job = "chat" if kind == "chat" else "echo"
-        return [os.path.join(ROOT, "build", "release", "hibiki"), job, "--host", "127.0.0.1",
-                "--port", str(port), "--log-level", "warn", "--idle-timeout", "0",
-                "--max-message", str(16 << 20), "--max-connections", "200000",
-                "--max-connections-per-ip", "0"]
+        command = [os.path.join(ROOT, "build", "release", "hibiki"), job, "--host", "127.0.0.1",
+                   "--port", str(port), "--log-level", "warn", "--idle-timeout", "0",
+                   "--max-message", str(16 << 20), "--max-connections", "200000",
+                   "--max-connections-per-ip", "0"]
+        if job == "chat":
+            # Same work as the anchors: no history on disk, no per-client rate limit.
+            command += ["--db", ":memory:", "--rate-limit", "0"]
+        return command
     if name == "node-ws":
         return ["node", os.path.join(ROOT, "bench", "peers", "node-ws-server.mjs"), str(port)]
     raise ValueError(name)

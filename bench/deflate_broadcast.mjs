@@ -2,6 +2,7 @@
 // publisher sending M chat messages of about 1 KiB (a window of W in flight); reports the
 // server's CPU per delivery (from /proc/PID/stat) and deliveries per second. wsload does not
 // speak permessage-deflate, hence this script. Loopback only; bounded by M.
+//   hibiki chat --db :memory: --rate-limit 0 ... &   (the chat's own rate limit would throttle it)
 //   node bench/deflate_broadcast.mjs PORT SERVER_PID [N=200] [M=2000] [W=16]
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';

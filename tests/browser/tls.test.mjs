@@ -19,8 +19,9 @@ before(async () => {
     'ec_paramgen_curve:prime256v1', '-days', '1', '-nodes', '-subj', '/CN=localhost',
     '-addext', `subjectAltName=IP:${HOST}`, '-keyout', join(dir, 'key.pem'),
     '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-  const child = spawn(hibikiBin(), ['chat', '--host', HOST, '--port', '0', '--tls-cert',
-    join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(hibikiBin(), ['chat', '--host', HOST, '--port', '0', '--db', ':memory:',
+    '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')],
+  { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   const port = await withTimeout(new Promise((res) => {
     child.stderr.setEncoding('utf8').on('data', (d) => {

@@ -25,8 +25,10 @@ function makeCertificate(dir, name) {
 }
 
 async function startTlsServer(mode, cert, key, extra = []) {
+  // The chat keeps its history in memory here, never in the checkout's data/ folder.
+  const history = mode === 'chat' ? ['--db', ':memory:'] : [];
   const child = spawn(hibikiBin(), [mode, '--host', HOST, '--port', '0', '--tls-cert', cert,
-    '--tls-key', key, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--tls-key', key, ...history, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const port = await withTimeout(new Promise((res, rej) => {
     child.stderr.setEncoding('utf8').on('data', (d) => {
