@@ -2,7 +2,8 @@
 # Installs what is missing, builds, and runs every test suite: unit tests (GoogleTest), the
 # integration tests against the real binary (Node ws, Python websockets), the browser test
 # (headless Chromium), the conformance suite (raw frames, Autobahn cases 1-10 and 12-13), then the
-# unit, integration and conformance suites again under ASan+UBSan, plus format
+# unit, integration and conformance suites again under ASan+UBSan, a few seconds of each
+# libFuzzer target (corpus replays run with the unit tests), plus format
 # and layering checks. Ends with "N passed, N failed" over the suites.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +54,7 @@ suite "build (release)" scripts/build.sh release
 suite "build (ASan+UBSan)" scripts/build.sh asan
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 suite "unit tests (ASan+UBSan)" ctest --test-dir build/asan --output-on-failure -j2 --timeout 300
+suite "fuzz smoke, libFuzzer 5 s per target (ASan+UBSan)" fuzz/run.sh 5
 suite "integration, Node ws (ASan+UBSan)" integration_node asan
 suite "integration, Python websockets (ASan+UBSan)" integration_python asan
 suite "conformance, Autobahn cases 1-10, 12-13 (ASan+UBSan)" conformance asan

@@ -166,17 +166,20 @@ HttpParseResult parse_http_request(std::string_view buffer, HttpRequest& out,
   // The terminator may straddle the end of what was scanned before: back up 3 bytes.
   const std::size_t from = scanned >= 3 ? std::min(scanned - 3, buffer.size()) : 0;
   const std::size_t end = buffer.find(kHeadEnd, from);
-  if (end == std::string_view::npos) {
-    // Reject a malformed request line without waiting for the rest of the head.
-    const std::size_t first_lf = buffer.find('\n');
-    if (first_lf != std::string_view::npos) {
-      if (first_lf == 0 || buffer[first_lf - 1] != '\r') {
-        return error_result(HttpError::bad_request_line);
-      }
-      HttpRequest scratch;
-      const HttpError error = parse_request_line(buffer.substr(0, first_lf - 1), scratch);
-      if (error != HttpError::none) return error_result(error);
+  // Reject a malformed request line without waiting for the rest of the head. Errors come in
+  // the order bytes arriving one at a time would reveal them, so every split of the stream
+  // gets the same answer: the request line once its LF is in, unless the size limit was
+  // crossed before that LF; then the size limit; then the headers.
+  const std::size_t first_lf = buffer.find('\n');
+  if (first_lf != std::string_view::npos && first_lf <= limits.max_head_bytes) {
+    if (first_lf == 0 || buffer[first_lf - 1] != '\r') {
+      return error_result(HttpError::bad_request_line);
     }
+    HttpRequest scratch;
+    const HttpError error = parse_request_line(buffer.substr(0, first_lf - 1), scratch);
+    if (error != HttpError::none) return error_result(error);
+  }
+  if (end == std::string_view::npos) {
     if (buffer.size() > limits.max_head_bytes) return error_result(HttpError::head_too_large);
     return HttpParseResult{};
   }
