@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # Configures and builds one flavour of hibiki into build/<flavour>.
-#   scripts/build.sh release|debug|asan
+#   scripts/build.sh release|debug|asan|tsan   (tsan: only the server's unit tests, the
+#                                              ones that run several loops at once)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flavour="${1:-debug}"
+targets=()
 case "$flavour" in
   release) args=(-DCMAKE_BUILD_TYPE=Release -DHIBIKI_BUILD_TESTS=OFF) ;;
   debug) args=(-DCMAKE_BUILD_TYPE=Debug) ;;
   asan) args=(-DCMAKE_BUILD_TYPE=Debug -DHIBIKI_SANITIZE=ON -DHIBIKI_BUILD_EXAMPLES=OFF
               -DCMAKE_CXX_COMPILER=clang++) ;;
-  *) echo "usage: scripts/build.sh release|debug|asan" >&2; exit 2 ;;
+  tsan) args=(-DCMAKE_BUILD_TYPE=Debug -DHIBIKI_TSAN=ON -DHIBIKI_BUILD_EXAMPLES=OFF
+              -DCMAKE_CXX_COMPILER=clang++)
+        targets=(server_tests) ;;
+  *) echo "usage: scripts/build.sh release|debug|asan|tsan" >&2; exit 2 ;;
 esac
 cmake -S . -B "build/$flavour" -G Ninja "${args[@]}" >/dev/null
 # Progress lines are noise; compiler output and the failure status are not.
 set +e
-ninja -C "build/$flavour" -j"$(nproc)" | grep -vE "^\[|^ninja: (Entering|no work)"
+ninja -C "build/$flavour" -j"$(nproc)" "${targets[@]}" | grep -vE "^\[|^ninja: (Entering|no work)"
 status=${PIPESTATUS[0]}
 set -e
 exit "$status"

@@ -27,6 +27,10 @@ enum class CompressionMode : std::uint8_t {
 };
 
 struct ServerOptions {
+  // Event loops, one thread each, with a listener each on the same port (SO_REUSEPORT); 0: one
+  // per core. Handlers then run on several threads at once (each connection always on its
+  // own loop's thread), so with more than 1 they must be thread-safe.
+  std::uint32_t threads = 1;
   std::string host = "0.0.0.0";  // listen address; "::" for IPv6 (and IPv4 where mapped)
   std::uint16_t port = 8080;     // 0: the kernel picks a free port (see Server::port())
   // HTTP request head (request line + headers) limits; past them 431.

@@ -21,6 +21,10 @@
 
 namespace hibiki {
 
+namespace detail {
+class ServerGroup;
+}
+
 struct WebSocketHandlers {
   // Picks one of the client's offered subprotocols (in its order), or returns empty for none.
   std::function<std::string(std::span<const std::string_view> offered)> select_protocol;
@@ -53,7 +57,8 @@ class Server {
   std::uint16_t listen();
   [[nodiscard]] std::uint16_t port() const;
 
-  // Runs the event loop on this thread until stop() finishes. Returns 0.
+  // Runs the event loops until stop() finishes: loop 0 on this thread, the others (threads > 1)
+  // on threads of their own. Returns 0.
   int run();
   // Graceful stop: close listeners, send 1001 to every client, wait up to
   // shutdown_timeout_ms for the close handshakes, then run() returns.
@@ -64,17 +69,20 @@ class Server {
   // Async-signal-safe (meant for SIGHUP) and callable from any thread.
   void reload_tls();
 
-  // Sends to every subscriber of `topic`; returns how many connections it was queued on.
-  // Thread: the run() thread only (handlers).
+  // Sends to every subscriber of `topic` on every loop, framed once per loop. Messages published
+  // from one thread reach every subscriber in the order they were published. Returns how many
+  // subscribers on the calling loop it was queued on (other loops deliver on their next turn).
+  // Thread: any; from a handler, subscribers on its own loop get it before publish() returns.
   std::size_t publish(std::string_view topic, std::string_view message,
                       MessageKind kind = MessageKind::text);
 
   [[nodiscard]] std::size_t connection_count() const;
-  // Counters of the server's work and of every limit it enforced. Thread: the run() thread.
+  // Counters of the server's work and of every limit it enforced, summed over the loops (other
+  // loops' as of their last turn). Thread: a handler's; with threads = 1, the run() thread.
   [[nodiscard]] ServerStats stats() const;
 
  private:
-  std::unique_ptr<detail::ServerCore> core_;
+  std::unique_ptr<detail::ServerGroup> group_;
 };
 
 }  // namespace hibiki

@@ -1,6 +1,7 @@
 // A handle to one WebSocket connection, passed to handlers. Cheap to copy; stays safe to use
 // after the connection is gone (calls then do nothing and report SendStatus::closed).
-// Thread: only the thread running Server::run() may call these.
+// Thread: only the thread of the loop that owns the connection may call these, i.e. its
+// handlers (with ServerOptions::threads = 1, the thread running Server::run()).
 #pragma once
 
 #include <cstddef>

@@ -46,6 +46,11 @@ void add_choice_option(CLI::App& command, const std::string& name, Enum& target,
 }  // namespace
 
 void add_server_options(CLI::App& command, ServerOptions& options) {
+  command
+      .add_option("--threads", options.threads,
+                  "event loops, one per thread, sharing the port (0: one per core)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 256u));
   command.add_option("--host", options.host, "address to listen on")->capture_default_str();
   command.add_option("--port", options.port, "TCP port (0: any free port)")->capture_default_str();
   command

@@ -122,13 +122,13 @@ bool ServerCore::upgrade(Connection& c, const protocol::HttpRequest& request) {
     answer_http_error(c, protocol::http_status_for(check.error));
     return false;
   }
-  auto route = ws_routes_.find(std::string(request.path));
-  if (route == ws_routes_.end()) route = ws_routes_.find("*");
-  if (route == ws_routes_.end()) {
+  auto route = routes_.ws.find(std::string(request.path));
+  if (route == routes_.ws.end()) route = routes_.ws.find("*");
+  if (route == routes_.ws.end()) {
     answer_http_error(c, 404);
     return false;
   }
-  const WebSocketHandlers& handlers = ws_handlers_[route->second];
+  const WebSocketHandlers& handlers = routes_.ws_handlers[route->second];
   std::string chosen;
   if (handlers.select_protocol && !check.upgrade.protocols.empty()) {
     const std::vector<std::string_view> offered =
@@ -178,10 +178,10 @@ void ServerCore::serve_http(Connection& c, const protocol::HttpRequest& request)
     answer_http_error(c, 400);
     return;
   }
-  auto route = http_routes_.find(std::string(request.path));
-  if (route == http_routes_.end()) route = http_routes_.find("*");
+  auto route = routes_.http.find(std::string(request.path));
+  if (route == routes_.http.end()) route = routes_.http.find("*");
   HttpResponse response;
-  if (route == http_routes_.end()) {
+  if (route == routes_.http.end()) {
     response.status = 404;
     response.body = "Not Found\n";
   } else {

@@ -2,50 +2,51 @@
 #include "hibiki/server.hpp"
 
 #include "server/server_core.hpp"
+#include "server/server_group.hpp"
 
 namespace hibiki {
 
 Server::Server(ServerOptions options)
-    : core_(std::make_unique<detail::ServerCore>(std::move(options))) {}
+    : group_(std::make_unique<detail::ServerGroup>(std::move(options))) {}
 
 Server::~Server() = default;
 
 Server& Server::ws(std::string path, WebSocketHandlers handlers) {
-  core_->add_ws_route(std::move(path), std::move(handlers));
+  group_->add_ws_route(std::move(path), std::move(handlers));
   return *this;
 }
 
 Server& Server::get(std::string path, HttpHandler handler) {
-  core_->add_http_route(std::move(path), std::move(handler));
+  group_->add_http_route(std::move(path), std::move(handler));
   return *this;
 }
 
 std::uint16_t Server::listen() {
-  return core_->listen();
+  return group_->listen();
 }
 std::uint16_t Server::port() const {
-  return core_->port();
+  return group_->port();
 }
 int Server::run() {
-  return core_->run();
+  return group_->run();
 }
 void Server::stop() {
-  core_->request_stop();
+  group_->request_stop();
 }
 void Server::reload_tls() {
-  core_->request_tls_reload();
+  group_->request_tls_reload();
 }
 
 std::size_t Server::publish(std::string_view topic, std::string_view message, MessageKind kind) {
-  return core_->publish(topic, message, kind);
+  return group_->publish(topic, message, kind);
 }
 
 ServerStats Server::stats() const {
-  return core_->stats();
+  return group_->stats();
 }
 
 std::size_t Server::connection_count() const {
-  return core_->connection_count();
+  return group_->connection_count();
 }
 
 SendStatus WebSocket::send(std::string_view message, MessageKind kind) const {

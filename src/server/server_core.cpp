@@ -30,30 +30,30 @@ std::uint64_t token_of(const Connection& c) {
 
 }  // namespace
 
-ServerCore::ServerCore(ServerOptions options)
-    : options_(std::move(options)),
+namespace {
+thread_local ServerCore* current_core = nullptr;
+}  // namespace
+
+ServerCore::ServerCore(ServerGroup& group, std::uint32_t index)
+    : group_(group),
+      index_(index),
+      options_(group.options()),
+      routes_(group.routes()),
       compressors_(options_),
-      read_buffer_(new std::byte[kReadBufferBytes]) {
-  set_log_level(options_.log_level);
-}
+      read_buffer_(new std::byte[kReadBufferBytes]) {}
 
 ServerCore::~ServerCore() = default;
 
-void ServerCore::add_ws_route(std::string path, WebSocketHandlers handlers) {
-  ws_handlers_.push_back(std::move(handlers));
-  ws_routes_[std::move(path)] = static_cast<std::uint16_t>(ws_handlers_.size() - 1);
+ServerCore* ServerCore::current() {
+  return current_core;
 }
 
-void ServerCore::add_http_route(std::string path, HttpHandler handler) {
-  http_routes_[std::move(path)] = std::move(handler);
-}
-
-std::uint16_t ServerCore::listen() {
+std::uint16_t ServerCore::listen(std::uint16_t port, bool reuse_port) {
   if (!options_.tls_certificate_file.empty() || !options_.tls_private_key_file.empty()) {
     tls_context_ = std::make_unique<net::TlsContext>(options_.tls_certificate_file,
                                                      options_.tls_private_key_file);
   }
-  listener_ = net::listen_tcp({.host = options_.host, .port = options_.port});
+  listener_ = net::listen_tcp({.host = options_.host, .port = port, .reuse_port = reuse_port});
   reserve_fd_ = net::reserve_descriptor();
   // The first SHA-1 makes OpenSSL load and initialise its provider (about 2 MB of code pages):
   // pay it now rather than in the first client's handshake.
@@ -64,6 +64,7 @@ std::uint16_t ServerCore::listen() {
 }
 
 int ServerCore::run() {
+  current_core = this;
   loop_.run(*this);
   // Whatever is left after the shutdown timeout is dropped.
   for (auto& slot : slots_) {
@@ -73,7 +74,52 @@ int ServerCore::run() {
   }
   reclaim();
   stopped_ = true;
+  {
+    const std::lock_guard lock(inbox_mutex_);
+    inbox_closed_ = true;  // nobody would deliver what is posted from now on
+    inbox_.clear();
+  }
+  {
+    const std::lock_guard lock(snapshot_mutex_);
+    snapshot_ = stats_;
+  }
+  current_core = nullptr;
   return 0;
+}
+
+void ServerCore::post(std::shared_ptr<const PublishedMessage> message) {
+  bool was_empty;
+  {
+    const std::lock_guard lock(inbox_mutex_);
+    // A loop that cannot keep up must not make the others' memory grow without bound.
+    if (inbox_.size() >= kMaxInboxMessages || inbox_closed_) {
+      inbox_dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    was_empty = inbox_.empty();
+    inbox_.push_back(std::move(message));
+    inbox_pending_.store(true, std::memory_order_release);
+  }
+  // One wake-up per batch: the loop takes everything queued when it wakes.
+  if (was_empty) loop_.wake();
+}
+
+void ServerCore::drain_inbox() {
+  if (!inbox_pending_.load(std::memory_order_acquire)) return;
+  {
+    const std::lock_guard lock(inbox_mutex_);
+    inbox_draining_.swap(inbox_);
+    inbox_pending_.store(false, std::memory_order_relaxed);
+  }
+  for (const auto& posted : inbox_draining_) {
+    publish_local(posted->topic, posted->message, posted->kind);
+  }
+  inbox_draining_.clear();
+}
+
+ServerStats ServerCore::stats_snapshot() const {
+  const std::lock_guard lock(snapshot_mutex_);
+  return snapshot_;
 }
 
 void ServerCore::request_tls_reload() {
@@ -92,6 +138,7 @@ bool ServerCore::keep_running() {
 }
 
 void ServerCore::on_wake() {
+  drain_inbox();
   if (tls_reload_requested_.exchange(false, std::memory_order_acq_rel) && tls_context_) {
     try {
       tls_context_ = std::make_unique<net::TlsContext>(options_.tls_certificate_file,
@@ -145,7 +192,7 @@ Connection& ServerCore::allocate() {
   s.connection = std::make_unique<Connection>();
   s.connection->slot = slot;
   s.connection->generation = s.generation;
-  s.connection->id = next_connection_id_++;
+  s.connection->id = group_.admission().next_id();
   ++live_connections_;
   return *s.connection;
 }
@@ -187,18 +234,17 @@ void ServerCore::accept_all() {
       }
       return;
     }
-    if (live_connections_ >= options_.max_connections) {
-      refuse(fd, "max_connections reached", stats_.refused_max_connections);
-      continue;
-    }
     const net::PeerAddress peer = net::peer_address(fd);
-    std::uint32_t& from_this_ip = connections_per_ip_[peer.ip];
-    if (options_.max_connections_per_ip != 0 && from_this_ip >= options_.max_connections_per_ip) {
-      if (from_this_ip == 0) connections_per_ip_.erase(peer.ip);
-      refuse(fd, "max_connections_per_ip reached", stats_.refused_max_connections_per_ip);
-      continue;
+    switch (group_.admission().admit(peer.ip)) {
+      case Admission::Verdict::admitted:
+        break;
+      case Admission::Verdict::over_total:
+        refuse(fd, "max_connections reached", stats_.refused_max_connections);
+        continue;
+      case Admission::Verdict::over_per_ip:
+        refuse(fd, "max_connections_per_ip reached", stats_.refused_max_connections_per_ip);
+        continue;
     }
-    ++from_this_ip;
     ++stats_.connections_accepted;
     Connection& c = allocate();
     c.fd.reset(fd);
@@ -310,7 +356,7 @@ void ServerCore::flush(Connection& c) {
   }
   if (c.backpressured && c.state == ConnectionState::open) {
     c.backpressured = false;
-    if (auto& on_drain = ws_handlers_[c.route].on_drain) on_drain(handle(c));
+    if (auto& on_drain = routes_.ws_handlers[c.route].on_drain) on_drain(handle(c));
   }
 }
 
@@ -375,7 +421,7 @@ void ServerCore::notify_close(Connection& c) {
   if (!c.opened || c.close_notified) return;
   c.close_notified = true;
   topics_.unsubscribe_all(c);
-  if (auto& on_close = ws_handlers_[c.route].on_close)
+  if (auto& on_close = routes_.ws_handlers[c.route].on_close)
     on_close(handle(c), c.close_code, c.close_reason());
 }
 
@@ -400,10 +446,7 @@ void ServerCore::reclaim() {
     // sent its FIN): the socket may still take them.
     if (c.has_queued()) c.queue->flush(c.fd.get(), c.tls());
     loop_.timers().disarm(c.slot);
-    if (auto it = connections_per_ip_.find(c.peer.ip);
-        it != connections_per_ip_.end() && --it->second == 0) {
-      connections_per_ip_.erase(it);
-    }
+    group_.admission().release(c.peer.ip);
     // close(2) also removes the fd from epoll; stale events carry the old generation.
     s.connection.reset();
     ++s.generation;
@@ -428,6 +471,11 @@ bool ServerCore::before_sleep() {
   for (int round = 0; round < 4 && (!dirty_.empty() || !graveyard_.empty()); ++round) {
     flush_dirty();
     reclaim();
+  }
+  if (group_.loop_count() > 1) {
+    // Other loops read these for /metrics; a copy per turn keeps the hot path free of atomics.
+    const std::lock_guard lock(snapshot_mutex_);
+    snapshot_ = stats_;
   }
   if (stopping_ && live_connections_ == 0) return false;
   return !resume_reads_.empty() || !dirty_.empty();

@@ -1,5 +1,7 @@
-// The server behind the public API: owns the loop, the listener, the connection slab, routes
-// and topics, and drives each connection through http -> open -> closing/draining -> closed.
+// One event loop of a Server: owns its listener (SO_REUSEPORT when there are several loops),
+// its connection slab and topics, and drives each connection through
+// http -> open -> closing/draining -> closed. Everything here runs on the loop's own thread,
+// except post(), the request_*() calls and stats_snapshot().
 #pragma once
 
 #include <array>
@@ -7,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,6 +25,7 @@
 #include "protocol/opcode.hpp"
 #include "server/compression.hpp"
 #include "server/connection.hpp"
+#include "server/server_group.hpp"
 #include "server/shared_frame.hpp"
 #include "server/topic_registry.hpp"
 
@@ -29,23 +33,31 @@ namespace hibiki::detail {
 
 class ServerCore final : public net::LoopHandler {
  public:
-  explicit ServerCore(ServerOptions options);
+  ServerCore(ServerGroup& group, std::uint32_t index);
   ~ServerCore();
 
-  void add_ws_route(std::string path, WebSocketHandlers handlers);
-  void add_http_route(std::string path, HttpHandler handler);
-  std::uint16_t listen();
-  [[nodiscard]] std::uint16_t port() const { return port_; }
+  // Binds this loop's listener; `port` 0 lets the kernel pick. Returns the port.
+  std::uint16_t listen(std::uint16_t port, bool reuse_port);
   int run();
+  // Safe from any thread and from signal handlers.
   void request_stop();
   void request_tls_reload();
-  std::size_t publish(std::string_view topic, std::string_view message, MessageKind kind);
-  [[nodiscard]] std::size_t connection_count() const { return live_connections_; }
-  [[nodiscard]] ServerStats stats() const {
-    ServerStats copy = stats_;
-    copy.connections_open = live_connections_;
-    return copy;
+  // Delivers to this loop's subscribers of `topic`; returns how many it was queued on.
+  std::size_t publish_local(std::string_view topic, std::string_view message, MessageKind kind);
+  // Hands a message published on another loop to this one. Safe from any thread.
+  void post(std::shared_ptr<const PublishedMessage> message);
+  // Delivers what other loops posted, in the order they posted it.
+  void drain_inbox();
+  [[nodiscard]] const ServerStats& live_stats() const { return stats_; }
+  // This loop's counters as of its last turn. Safe from any thread.
+  [[nodiscard]] ServerStats stats_snapshot() const;
+  // Messages other loops could not post here because the inbox was full.
+  [[nodiscard]] std::uint64_t inbox_dropped() const {
+    return inbox_dropped_.load(std::memory_order_relaxed);
   }
+  // The loop running on the calling thread, or nullptr on a thread that runs none.
+  static ServerCore* current();
+  [[nodiscard]] const ServerGroup& group() const { return group_; }
 
   // WebSocket handle operations.
   server::Connection* resolve(std::uint32_t slot, std::uint32_t generation) const;
@@ -125,7 +137,10 @@ class ServerCore final : public net::LoopHandler {
     std::uint32_t generation = 1;
   };
 
-  ServerOptions options_;
+  ServerGroup& group_;
+  const std::uint32_t index_;  // 0 for the loop on the thread that called run()
+  const ServerOptions& options_;
+  const Routes& routes_;
   net::EventLoop loop_;
   net::UniqueFd listener_;
   net::UniqueFd reserve_fd_;  // spare descriptor released to refuse connections at EMFILE
@@ -139,25 +154,9 @@ class ServerCore final : public net::LoopHandler {
   std::vector<std::uint32_t> flushing_;
   std::size_t live_connections_ = 0;
   ServerStats stats_;
-  // Open connections per peer IP, for max_connections_per_ip; entries go when they reach 0.
-  struct IpHash {
-    std::size_t operator()(const std::array<std::uint8_t, 16>& ip) const {
-      std::uint64_t a = 0;
-      std::uint64_t b = 0;
-      std::memcpy(&a, ip.data(), 8);
-      std::memcpy(&b, ip.data() + 8, 8);
-      return std::hash<std::uint64_t>{}(a * 0x9E3779B97F4A7C15ULL ^ b);
-    }
-  };
-  std::unordered_map<std::array<std::uint8_t, 16>, std::uint32_t, IpHash> connections_per_ip_;
-  std::uint64_t next_connection_id_ = 1;
   server::TopicRegistry topics_;
   server::Compressors compressors_;
   std::string compress_scratch_;  // one message compressed for one connection
-  std::vector<WebSocketHandlers> ws_handlers_;
-  std::unordered_map<std::string, std::uint16_t> ws_routes_;
-  std::unordered_map<std::string, HttpHandler> http_routes_;
-  std::vector<std::string> allowed_origins_;
   std::unique_ptr<std::byte[]> read_buffer_;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> tls_reload_requested_{false};
@@ -165,6 +164,18 @@ class ServerCore final : public net::LoopHandler {
   bool stopping_ = false;
   bool stopped_ = false;
   std::uint64_t shutdown_deadline_ms_ = 0;
+
+  // Messages other loops published, waiting for this loop's next turn.
+  static constexpr std::size_t kMaxInboxMessages = 1u << 16;
+  std::mutex inbox_mutex_;
+  std::vector<std::shared_ptr<const PublishedMessage>> inbox_;
+  std::vector<std::shared_ptr<const PublishedMessage>> inbox_draining_;
+  std::atomic<bool> inbox_pending_{false};
+  bool inbox_closed_ = false;                    // guarded by inbox_mutex_
+  std::atomic<std::uint64_t> inbox_dropped_{0};  // posts refused while the inbox was full
+  // stats_ as of the end of the last turn, for readers on other threads.
+  mutable std::mutex snapshot_mutex_;
+  ServerStats snapshot_;
 };
 
 }  // namespace hibiki::detail

@@ -144,7 +144,7 @@ void ServerCore::receive_compressed(Connection& c, const protocol::FrameEvent& e
 
 void ServerCore::deliver(Connection& c, std::string_view message, Opcode opcode) {
   ++stats_.messages_received;
-  if (auto& on_message = ws_handlers_[c.route].on_message) {
+  if (auto& on_message = routes_.ws_handlers[c.route].on_message) {
     on_message(handle(c), message,
                opcode == Opcode::text ? MessageKind::text : MessageKind::binary);
   }
@@ -325,8 +325,8 @@ bool ServerCore::unsubscribe(Connection& c, std::string_view topic) {
   return topics_.unsubscribe(c, topic);
 }
 
-std::size_t ServerCore::publish(std::string_view topic_name, std::string_view message,
-                                MessageKind kind) {
+std::size_t ServerCore::publish_local(std::string_view topic_name, std::string_view message,
+                                      MessageKind kind) {
   const server::Topic* topic = topics_.find(topic_name);
   if (topic == nullptr) return 0;
   const Opcode opcode = kind == MessageKind::text ? Opcode::text : Opcode::binary;

@@ -17,6 +17,7 @@ namespace hibiki::apps::chat {
 
 ServerOptions chat_server_defaults() {
   return ServerOptions{
+      .threads = 0,  // one loop per core; ChatService serialises the chat's own state
       .port = 8080,
       .max_message_bytes = 64 * 1024,
   };

@@ -38,6 +38,7 @@ ChatService::ChatService(Server& server, std::unique_ptr<store::HistoryStore> hi
 ChatService::~ChatService() = default;
 
 void ChatService::on_open(WebSocket ws) {
+  const std::lock_guard lock(mutex_);
   auto member = std::make_unique<Member>(Member{.ws = ws,
                                                 .id = std::to_string(ws.id()),
                                                 .name = {},
@@ -51,6 +52,7 @@ void ChatService::on_open(WebSocket ws) {
 }
 
 void ChatService::on_close(WebSocket ws) {
+  const std::lock_guard lock(mutex_);
   auto found = members_.find(ws.id());
   if (found == members_.end()) return;
   Member& member = *found->second;
@@ -61,6 +63,7 @@ void ChatService::on_close(WebSocket ws) {
 }
 
 void ChatService::on_message(WebSocket ws, std::string_view message, MessageKind kind) {
+  const std::lock_guard lock(mutex_);
   auto* member = static_cast<Member*>(ws.user_data());
   if (member == nullptr) return;
   // Every frame costs a token, valid or not: bad input must not be a free way to load us.

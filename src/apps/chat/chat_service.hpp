@@ -2,11 +2,13 @@
 // the history store. Rooms are the server's topics, two per room: "room/<name>" carries the
 // structured frames to clients that said hello, "talk/<name>" the talk's exact JSON to the
 // others, so every broadcast is encoded once per variant and one room never hears another.
-// Thread: the server's run() thread only (it is driven by the WebSocket handlers).
+// Thread: any loop's. One mutex serialises the handlers: the chat's state and its history are
+// shared by every loop, while the fan-out of each message runs on the loops in parallel.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -32,7 +34,10 @@ class ChatService {
   void on_message(WebSocket ws, std::string_view message, MessageKind kind);
   void on_close(WebSocket ws);
 
-  [[nodiscard]] std::size_t room_count() const { return rooms_.size(); }
+  [[nodiscard]] std::size_t room_count() const {
+    const std::lock_guard lock(mutex_);
+    return rooms_.size();
+  }
 
  private:
   struct Room;
@@ -71,6 +76,7 @@ class ChatService {
   void reply_error(const Member& member, ChatError error, ErrorDetail detail = {},
                    bool detailed = false);
 
+  mutable std::mutex mutex_;
   Server& server_;
   std::unique_ptr<store::HistoryStore> history_;
   ChatLimits limits_;

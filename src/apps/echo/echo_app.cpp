@@ -7,6 +7,7 @@ namespace hibiki::apps {
 
 ServerOptions echo_server_defaults() {
   return ServerOptions{
+      .threads = 0,  // one loop per core: the echo handler keeps no state
       .port = 9001,
       .max_message_bytes = 16u << 20,
       // A 16 MiB echo must fit while the peer is still sending its next one.

@@ -1,0 +1,104 @@
+// One Server's loops and what they share. Each loop (a ServerCore on its own thread, with its
+// own SO_REUSEPORT listener) owns its connections outright; only the route tables (read-only
+// once run() starts), connection admission and cross-loop publish are shared here.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "hibiki/server.hpp"
+
+namespace hibiki::detail {
+
+class ServerCore;
+
+// Routes are added before listen() and only read afterwards, by every loop at once.
+struct Routes {
+  std::vector<WebSocketHandlers> ws_handlers;
+  std::unordered_map<std::string, std::uint16_t> ws;
+  std::unordered_map<std::string, HttpHandler> http;
+};
+
+// Server-wide connection limits and ids, taken at accept and given back at reclaim: off the
+// per-message path, so a mutex is cheap enough here.
+class Admission {
+ public:
+  using Ip = std::array<std::uint8_t, 16>;
+  enum class Verdict : std::uint8_t { admitted, over_total, over_per_ip };
+
+  explicit Admission(const ServerOptions& options)
+      : max_total_(options.max_connections), max_per_ip_(options.max_connections_per_ip) {}
+
+  Verdict admit(const Ip& ip);
+  void release(const Ip& ip);
+  std::uint64_t next_id() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
+  [[nodiscard]] std::size_t open() const { return open_.load(std::memory_order_relaxed); }
+
+ private:
+  struct IpHash {
+    std::size_t operator()(const Ip& ip) const {
+      std::uint64_t a = 0;
+      std::uint64_t b = 0;
+      std::memcpy(&a, ip.data(), 8);
+      std::memcpy(&b, ip.data() + 8, 8);
+      return std::hash<std::uint64_t>{}(a * 0x9E3779B97F4A7C15ULL ^ b);
+    }
+  };
+
+  const std::size_t max_total_;
+  const std::size_t max_per_ip_;
+  std::mutex mutex_;
+  std::unordered_map<Ip, std::uint32_t, IpHash> per_ip_;  // entries go when they reach 0
+  std::atomic<std::size_t> open_{0};
+  std::atomic<std::uint64_t> next_id_{1};
+};
+
+// A message published on one loop, on its way to the subscribers of the others. Immutable and
+// shared by every loop it is posted to; each loop frames it once for its own subscribers.
+struct PublishedMessage {
+  std::string topic;
+  std::string message;
+  MessageKind kind;
+};
+
+class ServerGroup {
+ public:
+  explicit ServerGroup(ServerOptions options);
+  ~ServerGroup();
+
+  void add_ws_route(std::string path, WebSocketHandlers handlers);
+  void add_http_route(std::string path, HttpHandler handler);
+  std::uint16_t listen();
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  // Runs loop 0 on this thread and the others on threads of their own; returns when all stop.
+  int run();
+  void request_stop();
+  void request_tls_reload();
+  // From a loop: delivers on it at once and posts to the others. From any other thread: posts
+  // to every loop. Returns the subscribers queued on the calling loop.
+  std::size_t publish(std::string_view topic, std::string_view message, MessageKind kind);
+  [[nodiscard]] std::size_t connection_count() const { return admission_.open(); }
+  [[nodiscard]] ServerStats stats() const;
+
+  [[nodiscard]] const ServerOptions& options() const { return options_; }
+  [[nodiscard]] const Routes& routes() const { return routes_; }
+  Admission& admission() { return admission_; }
+  [[nodiscard]] std::size_t loop_count() const { return cores_.size(); }
+
+ private:
+  ServerOptions options_;
+  Routes routes_;
+  Admission admission_;
+  std::vector<std::unique_ptr<ServerCore>> cores_;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace hibiki::detail
