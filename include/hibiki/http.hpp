@@ -1,6 +1,7 @@
 // Plain HTTP routes next to the WebSocket endpoints: what a handler sees and returns.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,8 +19,15 @@ class HttpRequestView {
   [[nodiscard]] virtual std::string_view query() const = 0;
   // First header with that name (case-insensitive).
   [[nodiscard]] virtual std::optional<std::string_view> header(std::string_view name) const = 0;
+  // Every header in the order received, names as sent.
+  [[nodiscard]] virtual std::vector<std::pair<std::string_view, std::string_view>> headers()
+      const = 0;
+  // The Content-Length bytes that followed the head (empty for GET, HEAD and upgrades).
+  [[nodiscard]] virtual std::string_view body() const = 0;
   // "ip:port" of the peer.
   [[nodiscard]] virtual std::string remote_address() const = 0;
+  // The local port the request came in on (Server::listen(host, port) adds listeners).
+  [[nodiscard]] virtual std::uint16_t local_port() const = 0;
 };
 
 struct HttpResponse {

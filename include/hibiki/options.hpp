@@ -36,8 +36,13 @@ struct ServerOptions {
   // HTTP request head (request line + headers) limits; past them 431.
   std::size_t max_header_bytes = 8192;
   std::size_t max_headers = 64;
+  // Request body (Content-Length) accepted by HTTP routes; past it 413. Bodies must declare
+  // their length: Transfer-Encoding gets 411.
+  std::size_t max_http_body_bytes = 1u << 20;
   // Largest WebSocket message accepted, summed over its fragments; past it close 1009.
   std::size_t max_message_bytes = 1u << 20;
+  // Largest single data frame; past it close 1009. 0: only max_message_bytes applies.
+  std::size_t max_frame_bytes = 0;
   // Unsent bytes a connection may hold before backpressure_policy applies.
   std::size_t max_buffered_bytes = 4u << 20;
   BackpressurePolicy backpressure_policy = BackpressurePolicy::close;

@@ -13,6 +13,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "hibiki/http.hpp"
 #include "hibiki/options.hpp"
@@ -25,7 +27,39 @@ namespace detail {
 class ServerGroup;
 }
 
+// A WebSocket upgrade request waiting for the application's answer (WebSocketHandlers::
+// on_upgrade). Cheap to copy; safe to keep after the client is gone (calls then return false).
+// Thread: the thread of the loop that received the request.
+class PendingUpgrade {
+ public:
+  PendingUpgrade() = default;
+  // Completes the handshake (101) and opens the WebSocket; on_open runs before this returns.
+  // `protocol` is answered only if the client offered it. False when the client is gone or the
+  // upgrade was already answered.
+  bool accept(std::string_view protocol = {}) const;
+  // Refuses the upgrade with an HTTP status (400-599), a body and extra headers; the connection
+  // then closes. False when the client is gone or the upgrade was already answered.
+  bool reject(int status, std::string_view body = {},
+              const std::vector<std::pair<std::string, std::string>>& headers = {}) const;
+  [[nodiscard]] bool is_pending() const;
+  // The id the WebSocket gets (WebSocket::id()), known before it opens.
+  [[nodiscard]] std::uint64_t id() const;
+
+ private:
+  friend class detail::ServerCore;
+  PendingUpgrade(detail::ServerCore* core, std::uint32_t slot, std::uint32_t generation)
+      : core_(core), slot_(slot), generation_(generation) {}
+
+  detail::ServerCore* core_ = nullptr;
+  std::uint32_t slot_ = 0;
+  std::uint32_t generation_ = 0;
+};
+
 struct WebSocketHandlers {
+  // Decides each upgrade to this endpoint, now or later (an authorizer, a backend call): the
+  // client waits for PendingUpgrade::accept() or reject(), at most handshake_timeout_ms (then
+  // 503). `request` is valid only during the call. When set, select_protocol is not used.
+  std::function<void(PendingUpgrade upgrade, const HttpRequestView& request)> on_upgrade;
   // Picks one of the client's offered subprotocols (in its order), or returns empty for none.
   std::function<std::string(std::span<const std::string_view> offered)> select_protocol;
   std::function<void(WebSocket)> on_open;
@@ -51,11 +85,17 @@ class Server {
   Server& ws(std::string path, WebSocketHandlers handlers);
   // GET (and HEAD) handler at an exact path; "*" is the fallback for other paths.
   Server& get(std::string path, HttpHandler handler);
+  // Handler for another method ("POST", "PUT", "DELETE", ...) at an exact path or "*". A method
+  // with no route gets 405; the body is in HttpRequestView::body().
+  Server& route(std::string method, std::string path, HttpHandler handler);
 
   // Binds the listening socket (and loads the TLS files when set). Throws std::system_error
   // when it cannot bind, std::runtime_error when the TLS files cannot be used. Returns the port.
   std::uint16_t listen();
   [[nodiscard]] std::uint16_t port() const;
+  // Another listening address served by the same routes, after listen(); handlers tell them
+  // apart by HttpRequestView::local_port(). Same errors as listen(). Returns the port.
+  std::uint16_t listen(const std::string& host, std::uint16_t port);
 
   // Runs the event loops until stop() finishes: loop 0 on this thread, the others (threads > 1)
   // on threads of their own. Returns 0.
@@ -77,6 +117,21 @@ class Server {
                       MessageKind kind = MessageKind::text);
 
   [[nodiscard]] std::size_t connection_count() const;
+
+  // Hooks for libraries that bring their own sockets and timeouts (an HTTP client, a database
+  // driver), driven by loop 0. Thread: loop 0's (with threads = 1, the run() thread).
+  // Level-triggered readiness of `fd`: interest is kReadable | kWritable; the callback gets the
+  // ready bits, plus kError on an error or hang-up. Calling again replaces both.
+  static constexpr std::uint32_t kReadable = 1;
+  static constexpr std::uint32_t kWritable = 2;
+  static constexpr std::uint32_t kError = 4;
+  void watch_descriptor(int fd, std::uint32_t interest,
+                        std::function<void(std::uint32_t)> callback);
+  void unwatch_descriptor(int fd);
+  // Runs `callback` once, on loop 0, after delay_ms (millisecond precision; 0: at the end of
+  // this loop turn). Returns an id for cancel_timer(); cancelling a fired timer does nothing.
+  std::uint64_t set_timer(std::uint32_t delay_ms, std::function<void()> callback);
+  void cancel_timer(std::uint64_t id);
   // Counters of the server's work and of every limit it enforced, summed over the loops (other
   // loops' as of their last turn). Thread: a handler's; with threads = 1, the run() thread.
   [[nodiscard]] ServerStats stats() const;

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <system_error>
@@ -61,6 +62,14 @@ int EventLoop::watch_readable(int fd, std::uint64_t token) {
   return ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event) == 0 ? 0 : -errno;
 }
 
+int EventLoop::watch_level(int fd, std::uint64_t token, bool readable, bool writable, bool modify) {
+  epoll_event event{};
+  event.events = (readable ? EPOLLIN : 0u) | (writable ? EPOLLOUT : 0u) | EPOLLRDHUP;
+  event.data.u64 = token;
+  const int op = modify ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  return ::epoll_ctl(epoll_fd_.get(), op, fd, &event) == 0 ? 0 : -errno;
+}
+
 void EventLoop::unwatch(int fd) {
   ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
 }
@@ -77,7 +86,13 @@ void EventLoop::run(LoopHandler& handler) {
     const bool pending = handler.before_sleep();
     if (!handler.keep_running()) break;
     // Sleep at most one timer tick so timers fire on time without a timerfd.
-    const int timeout_ms = pending ? 0 : static_cast<int>(timers_.tick_ms());
+    int timeout_ms = pending ? 0 : static_cast<int>(timers_.tick_ms());
+    if (sleep_until_ms_ != UINT64_MAX) {
+      const std::uint64_t now = monotonic_ms();
+      const std::uint64_t wait = sleep_until_ms_ > now ? sleep_until_ms_ - now : 0;
+      timeout_ms = std::min<int>(timeout_ms, static_cast<int>(std::min<std::uint64_t>(wait, 1000)));
+      sleep_until_ms_ = UINT64_MAX;
+    }
     int ready = ::epoll_wait(epoll_fd_.get(), events.data(), kMaxEventsPerWait, timeout_ms);
     if (ready < 0) {
       if (errno == EINTR)

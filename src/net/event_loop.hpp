@@ -40,6 +40,9 @@ class EventLoop {
   int watch(int fd, std::uint64_t token);
   // Level-triggered read interest (listening sockets, where accepting is capped per turn).
   int watch_readable(int fd, std::uint64_t token);
+  // Level-triggered interest for descriptors the application brings; `modify` when already
+  // watched. Returns 0 or -errno.
+  int watch_level(int fd, std::uint64_t token, bool readable, bool writable, bool modify);
   void unwatch(int fd);
 
   // Runs until handler.keep_running() is false.
@@ -52,6 +55,8 @@ class EventLoop {
   // Monotonic milliseconds, read once per loop turn.
   [[nodiscard]] std::uint64_t now_ms() const { return now_ms_; }
   TimerWheel& timers() { return timers_; }
+  // The next wait ends by this monotonic time at the latest (finer than the timer wheel).
+  void sleep_until(std::uint64_t deadline_ms) { sleep_until_ms_ = deadline_ms; }
 
   static std::uint64_t monotonic_ms();
 
@@ -60,6 +65,7 @@ class EventLoop {
   UniqueFd wake_fd_;
   TimerWheel timers_;
   std::uint64_t now_ms_ = 0;
+  std::uint64_t sleep_until_ms_ = UINT64_MAX;
   std::vector<std::uint32_t> due_timers_;
 };
 

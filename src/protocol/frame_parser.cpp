@@ -266,6 +266,7 @@ std::size_t FrameParser::parse(std::span<std::byte> input, FrameEvent& event) {
   event.kind = FrameEvent::Kind::payload;
   event.opcode = static_cast<Opcode>(opcode);
   event.frame_start = frame_start;
+  event.frame_length = frame_start ? take + frame_remaining_ : 0;
   event.frame_end = frame_end;
   // Text/binary frames open a message; a continuation never does. Control frames are
   // complete one-frame messages of their own.

@@ -64,6 +64,8 @@ struct FrameEvent {
   bool message_start = false;  // first chunk of a data message, or of a control frame
   bool message_end = false;    // last chunk of a data message (FIN frame), or of a control frame
   bool compressed = false;     // the data message had RSV1 set on its first frame
+  // With frame_start: the whole payload length of this frame (for a per-frame limit).
+  std::uint64_t frame_length = 0;
   // Unmasked payload bytes: a view into the input passed to parse(), valid as long as it is.
   // May be empty (zero-length frames still produce one event with frame_start and frame_end).
   std::span<std::byte> payload;

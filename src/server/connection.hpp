@@ -20,12 +20,23 @@ namespace hibiki::server {
 struct Topic;
 
 enum class ConnectionState : std::uint8_t {
-  http,      // reading an HTTP request (a WebSocket upgrade or a plain GET)
-  open,      // WebSocket open: frames both ways
-  closing,   // we sent a close frame and wait for the peer's (RFC 6455 §7.1.2)
-  draining,  // done talking: our write side is shut once the queue empties; reads are
-             // discarded until the peer's EOF or the close timeout
-  closed,    // waiting to be reclaimed at the end of the loop turn
+  http,       // reading an HTTP request (a WebSocket upgrade or a plain GET)
+  upgrading,  // a valid upgrade request waits for the application's on_upgrade answer
+  open,       // WebSocket open: frames both ways
+  closing,    // we sent a close frame and wait for the peer's (RFC 6455 §7.1.2)
+  draining,   // done talking: our write side is shut once the queue empties; reads are
+              // discarded until the peer's EOF or the close timeout
+  closed,     // waiting to be reclaimed at the end of the loop turn
+};
+
+// An upgrade request kept while the application decides (ConnectionState::upgrading): what the
+// 101 response needs once the request's own bytes are gone.
+struct UpgradeStash {
+  std::string key;                   // Sec-WebSocket-Key
+  std::vector<std::string> offered;  // Sec-WebSocket-Protocol values, in the client's order
+  protocol::DeflateNegotiation deflate;
+  std::uint16_t route = 0;
+  bool deciding = false;  // on_upgrade is running: the request's bytes are still in the inbox
 };
 
 // What few connections need: kept out of Connection so idle ones stay small.
@@ -35,6 +46,7 @@ struct ConnectionExtras {
   std::string control;                            // a control frame's payload split across reads
   std::string protocol;                           // the negotiated subprotocol
   std::string close_reason;                       // reported to on_close
+  std::unique_ptr<UpgradeStash> upgrade;          // while upgrading
 };
 
 struct Connection {
@@ -60,6 +72,7 @@ struct Connection {
   std::uint16_t route = 0;       // index of the WebSocket handlers once upgraded
   std::uint16_t close_code = 0;  // reported to on_close
   ConnectionState state = ConnectionState::http;
+  std::uint8_t listener = 0;          // index of the listener that accepted it (its local port)
   bool opened : 1 = false;            // on_open ran, so on_close is owed
   bool close_notified : 1 = false;    // on_close ran
   bool ping_outstanding : 1 = false;  // idle ping sent, no frame since

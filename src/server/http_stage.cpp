@@ -19,20 +19,40 @@ using server::ConnectionState;
 
 class RequestView final : public HttpRequestView {
  public:
-  RequestView(const protocol::HttpRequest& request, const Connection& c)
-      : request_(request), connection_(c) {}
+  RequestView(const protocol::HttpRequest& request, const Connection& c, std::uint16_t local_port,
+              std::string_view body = {})
+      : request_(request), connection_(c), local_port_(local_port), body_(body) {}
   std::string_view method() const override { return request_.method; }
   std::string_view path() const override { return request_.path; }
   std::string_view query() const override { return request_.query; }
   std::optional<std::string_view> header(std::string_view name) const override {
     return request_.header(name);
   }
+  std::vector<std::pair<std::string_view, std::string_view>> headers() const override {
+    std::vector<std::pair<std::string_view, std::string_view>> all;
+    all.reserve(request_.headers.size());
+    for (const protocol::HttpHeader& header : request_.headers)
+      all.emplace_back(header.name, header.value);
+    return all;
+  }
+  std::string_view body() const override { return body_; }
   std::string remote_address() const override { return connection_.peer.to_string(); }
+  std::uint16_t local_port() const override { return local_port_; }
 
  private:
   const protocol::HttpRequest& request_;
   const Connection& connection_;
+  std::uint16_t local_port_;
+  std::string_view body_;
 };
+
+// Route table key: "GET /path".
+std::string route_key(std::string_view method, std::string_view path) {
+  std::string key(method);
+  key += ' ';
+  key += path;
+  return key;
+}
 
 std::span<const std::byte> as_bytes(std::string_view text) {
   return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
@@ -72,12 +92,22 @@ void ServerCore::handle_http(Connection& c, std::span<std::byte> bytes) {
       answer_http_error(c, protocol::http_status_for(result.error));
       return;
     }
+    std::size_t body_bytes = 0;
+    if (!body_length(c, request, body_bytes)) return;
+    const std::size_t request_bytes = result.head_bytes + body_bytes;
+    if (text.size() < request_bytes) {
+      // The body is still coming: keep everything and parse the (complete) head again then.
+      if (!buffered) c.inbox.assign(text);
+      c.http_scanned = 0;
+      return;
+    }
     c.http_scanned = 0;
-    const bool upgraded = handle_request(c, request);
+    const bool upgraded = handle_request(c, request, text.substr(result.head_bytes, body_bytes));
     if (c.state == ConnectionState::closed || c.state == ConnectionState::draining) return;
-    // Whatever followed the head: frames sent right after the upgrade, or the next request.
+    // Whatever followed the request: frames sent right after the upgrade, or the next request.
+    // While an upgrade waits for its answer, the inbox keeps those bytes.
     if (buffered) {
-      c.inbox.erase(0, result.head_bytes);
+      c.inbox.erase(0, request_bytes);
       if (upgraded) {
         std::string rest = std::move(c.inbox);
         c.inbox = std::string();
@@ -86,14 +116,19 @@ void ServerCore::handle_http(Connection& c, std::span<std::byte> bytes) {
         }
         return;
       }
+      if (c.state == ConnectionState::upgrading) return;
       if (c.inbox.empty()) {
         c.inbox.shrink_to_fit();
         return;
       }
     } else {
-      bytes = bytes.subspan(result.head_bytes);
+      bytes = bytes.subspan(request_bytes);
       if (upgraded) {
         if (!bytes.empty()) handle_frames(c, bytes);
+        return;
+      }
+      if (c.state == ConnectionState::upgrading) {
+        c.inbox.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
         return;
       }
     }
@@ -107,9 +142,40 @@ void ServerCore::answer_http_error(Connection& c, int status) {
   start_draining(c);
 }
 
-bool ServerCore::handle_request(Connection& c, const protocol::HttpRequest& request) {
+bool ServerCore::body_length(Connection& c, const protocol::HttpRequest& request,
+                             std::size_t& length) {
+  length = 0;
+  if (request.header("Transfer-Encoding")) {
+    answer_http_error(c, 411);  // bodies must say their length up front
+    return false;
+  }
+  const auto declared = request.header("Content-Length");
+  if (!declared) return true;
+  // One value, digits only (RFC 9110 §8.6); duplicates could desynchronise the stream.
+  const std::string_view digits = *declared;
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
+  if (request.header_count("Content-Length") != 1 || digits.empty() || error != std::errc() ||
+      end != digits.data() + digits.size()) {
+    answer_http_error(c, 400);
+    return false;
+  }
+  if (length == 0) return true;
+  // GET, HEAD and upgrades carry no body here.
+  if (request.method == "GET" || request.method == "HEAD") {
+    answer_http_error(c, 400);
+    return false;
+  }
+  if (length > options_.max_http_body_bytes) {
+    answer_http_error(c, 413);
+    return false;
+  }
+  return true;
+}
+
+bool ServerCore::handle_request(Connection& c, const protocol::HttpRequest& request,
+                                std::string_view body) {
   if (protocol::wants_websocket(request)) return upgrade(c, request);
-  serve_http(c, request);
+  serve_http(c, request, body);
   return false;
 }
 
@@ -129,6 +195,27 @@ bool ServerCore::upgrade(Connection& c, const protocol::HttpRequest& request) {
     return false;
   }
   const WebSocketHandlers& handlers = routes_.ws_handlers[route->second];
+  protocol::DeflateNegotiation deflate;
+  if (compressors_.enabled()) {
+    deflate = protocol::negotiate_permessage_deflate(request, compressors_.policy());
+  }
+  if (handlers.on_upgrade) {
+    // The application answers now or later: keep what the 101 needs, then ask.
+    auto stash = std::make_unique<server::UpgradeStash>();
+    stash->key = std::string(check.upgrade.key);
+    for (std::string_view offered : protocol::split_protocols(check.upgrade.protocols))
+      stash->offered.emplace_back(offered);
+    stash->deflate = std::move(deflate);
+    stash->route = route->second;
+    stash->deciding = true;
+    server::UpgradeStash& kept = *stash;
+    c.more().upgrade = std::move(stash);
+    c.state = ConnectionState::upgrading;
+    handlers.on_upgrade(PendingUpgrade(this, c.slot, c.generation),
+                        RequestView(request, c, local_port(c)));
+    if (c.state == ConnectionState::upgrading) kept.deciding = false;
+    return c.state == ConnectionState::open;
+  }
   std::string chosen;
   if (handlers.select_protocol && !check.upgrade.protocols.empty()) {
     const std::vector<std::string_view> offered =
@@ -137,18 +224,19 @@ bool ServerCore::upgrade(Connection& c, const protocol::HttpRequest& request) {
     // Only a protocol the client offered may be answered (RFC 6455 §4.1, client step 6).
     if (std::find(offered.begin(), offered.end(), chosen) == offered.end()) chosen.clear();
   }
-  protocol::DeflateNegotiation deflate;
-  if (compressors_.enabled()) {
-    deflate = protocol::negotiate_permessage_deflate(request, compressors_.policy());
-  }
+  return complete_upgrade(c, check.upgrade.key, std::move(chosen), std::move(deflate),
+                          route->second);
+}
+
+bool ServerCore::complete_upgrade(Connection& c, std::string_view key, std::string chosen,
+                                  protocol::DeflateNegotiation deflate, std::uint16_t route) {
   const std::string extensions =
       deflate.accepted ? "Sec-WebSocket-Extensions: " + deflate.response + "\r\n" : std::string();
-  const std::string response =
-      protocol::build_upgrade_response(check.upgrade.key, chosen, extensions);
+  const std::string response = protocol::build_upgrade_response(key, chosen, extensions);
   if (!write_raw(c, as_bytes(response), {}, /*now=*/true)) return false;
   c.state = ConnectionState::open;
   ++stats_.websocket_upgrades;
-  c.route = route->second;
+  c.route = route;
   if (!chosen.empty()) c.more().protocol = std::move(chosen);
   if (deflate.accepted) {
     c.compressed = true;
@@ -162,34 +250,67 @@ bool ServerCore::upgrade(Connection& c, const protocol::HttpRequest& request) {
   } else {
     loop_.timers().disarm(c.slot);
   }
-  if (handlers.on_open) handlers.on_open(handle(c));
+  if (const auto& on_open = routes_.ws_handlers[route].on_open) on_open(handle(c));
   return c.state != ConnectionState::closed;
 }
 
-void ServerCore::serve_http(Connection& c, const protocol::HttpRequest& request) {
+bool ServerCore::accept_upgrade(Connection& c, std::string_view protocol) {
+  if (c.state != ConnectionState::upgrading || !c.extras || !c.extras->upgrade) return false;
+  std::unique_ptr<server::UpgradeStash> stash = std::move(c.extras->upgrade);
+  std::string chosen;
+  if (std::find(stash->offered.begin(), stash->offered.end(), protocol) != stash->offered.end())
+    chosen = std::string(protocol);
+  c.state = ConnectionState::http;
+  if (!complete_upgrade(c, stash->key, std::move(chosen), std::move(stash->deflate),
+                        stash->route)) {
+    return c.state != ConnectionState::closed;
+  }
+  // Answered later: frames the client sent early waited in the inbox. (Answered during
+  // on_upgrade, the inbox still holds the request and handle_http passes the rest on.)
+  if (!stash->deciding && !c.inbox.empty() && c.state == ConnectionState::open) {
+    std::string early = std::move(c.inbox);
+    c.inbox = std::string();
+    handle_frames(c, {reinterpret_cast<std::byte*>(early.data()), early.size()});
+  }
+  return true;
+}
+
+bool ServerCore::reject_upgrade(Connection& c, int status, std::string_view body,
+                                const std::vector<std::pair<std::string, std::string>>& headers) {
+  if (c.state != ConnectionState::upgrading) return false;
+  if (status < 400 || status > 599) status = 500;
+  c.extras->upgrade.reset();
+  c.state = ConnectionState::http;
+  ++stats_.handshake_rejected;
+  HttpResponse response{.status = status, .body = std::string(body), .headers = headers};
+  c.keep_alive = false;
+  answer_http(c, response, /*head_only=*/false);
+  return true;
+}
+
+void ServerCore::serve_http(Connection& c, const protocol::HttpRequest& request,
+                            std::string_view body) {
   const bool head_only = request.method == "HEAD";
-  if (request.method != "GET" && !head_only) {
-    answer_http_error(c, 405);
-    return;
-  }
-  // GET carries no body here; a declared one would desynchronise the stream.
-  if (request.header("Transfer-Encoding") ||
-      (request.header("Content-Length") && *request.header("Content-Length") != "0")) {
-    answer_http_error(c, 400);
-    return;
-  }
-  auto route = routes_.http.find(std::string(request.path));
-  if (route == routes_.http.end()) route = routes_.http.find("*");
+  const std::string_view method = head_only ? std::string_view("GET") : request.method;
+  auto route = routes_.http.find(route_key(method, request.path));
+  if (route == routes_.http.end()) route = routes_.http.find(route_key(method, "*"));
   HttpResponse response;
-  if (route == routes_.http.end()) {
+  if (route != routes_.http.end()) {
+    route->second(RequestView(request, c, local_port(c), body), response);
+  } else if (method == "GET") {
     response.status = 404;
     response.body = "Not Found\n";
   } else {
-    route->second(RequestView(request, c), response);
+    answer_http_error(c, 405);
+    return;
   }
   const auto connection = request.header("Connection");
   c.keep_alive =
       request.version_minor >= 1 && !(connection && protocol::has_token(*connection, "close"));
+  answer_http(c, response, head_only);
+}
+
+void ServerCore::answer_http(Connection& c, const HttpResponse& response, bool head_only) {
   std::string head = "HTTP/1.1 " + std::to_string(response.status) + " " +
                      std::string(protocol::reason_phrase(response.status)) + "\r\n";
   head += "Content-Type: " + response.content_type + "\r\n";

@@ -17,8 +17,34 @@ Server& Server::ws(std::string path, WebSocketHandlers handlers) {
 }
 
 Server& Server::get(std::string path, HttpHandler handler) {
-  group_->add_http_route(std::move(path), std::move(handler));
+  group_->add_http_route("GET", std::move(path), std::move(handler));
   return *this;
+}
+
+Server& Server::route(std::string method, std::string path, HttpHandler handler) {
+  group_->add_http_route(std::move(method), std::move(path), std::move(handler));
+  return *this;
+}
+
+std::uint16_t Server::listen(const std::string& host, std::uint16_t port) {
+  return group_->listen(host, port);
+}
+
+void Server::watch_descriptor(int fd, std::uint32_t interest,
+                              std::function<void(std::uint32_t)> callback) {
+  group_->first_loop().watch_descriptor(fd, interest, std::move(callback));
+}
+
+void Server::unwatch_descriptor(int fd) {
+  group_->first_loop().unwatch_descriptor(fd);
+}
+
+std::uint64_t Server::set_timer(std::uint32_t delay_ms, std::function<void()> callback) {
+  return group_->first_loop().set_timer(delay_ms, std::move(callback));
+}
+
+void Server::cancel_timer(std::uint64_t id) {
+  group_->first_loop().cancel_timer(id);
 }
 
 std::uint16_t Server::listen() {
@@ -47,6 +73,27 @@ ServerStats Server::stats() const {
 
 std::size_t Server::connection_count() const {
   return group_->connection_count();
+}
+
+bool PendingUpgrade::accept(std::string_view protocol) const {
+  server::Connection* c = core_ ? core_->resolve(slot_, generation_) : nullptr;
+  return c && core_->accept_upgrade(*c, protocol);
+}
+
+bool PendingUpgrade::reject(int status, std::string_view body,
+                            const std::vector<std::pair<std::string, std::string>>& headers) const {
+  server::Connection* c = core_ ? core_->resolve(slot_, generation_) : nullptr;
+  return c && core_->reject_upgrade(*c, status, body, headers);
+}
+
+bool PendingUpgrade::is_pending() const {
+  server::Connection* c = core_ ? core_->resolve(slot_, generation_) : nullptr;
+  return c && c->state == server::ConnectionState::upgrading;
+}
+
+std::uint64_t PendingUpgrade::id() const {
+  server::Connection* c = core_ ? core_->resolve(slot_, generation_) : nullptr;
+  return c ? c->id : 0;
 }
 
 SendStatus WebSocket::send(std::string_view message, MessageKind kind) const {

@@ -21,8 +21,11 @@ using server::ConnectionState;
 constexpr std::size_t kReadBufferBytes = 64 * 1024;
 constexpr int kMaxReadsPerTurn = 16;
 constexpr int kMaxAcceptsPerTurn = 64;
-// Token of the listening socket; connection tokens are (generation << 32 | slot), generation >= 1.
-constexpr std::uint64_t kListenerToken = 0;
+// Tokens: listeners are their index (below kMaxListeners), descriptors watched for the
+// application kWatchTokenBase + fd, connections (generation << 32 | slot) with generation >= 1.
+constexpr std::size_t kMaxListeners = 16;
+constexpr std::uint64_t kWatchTokenBase = 1u << 16;  // as in server_hooks.cpp
+constexpr std::uint64_t kConnectionTokenBase = std::uint64_t{1} << 32;
 
 std::uint64_t token_of(const Connection& c) {
   return (static_cast<std::uint64_t>(c.generation) << 32) | c.slot;
@@ -53,14 +56,25 @@ std::uint16_t ServerCore::listen(std::uint16_t port, bool reuse_port) {
     tls_context_ = std::make_unique<net::TlsContext>(options_.tls_certificate_file,
                                                      options_.tls_private_key_file);
   }
-  listener_ = net::listen_tcp({.host = options_.host, .port = port, .reuse_port = reuse_port});
   reserve_fd_ = net::reserve_descriptor();
   // The first SHA-1 makes OpenSSL load and initialise its provider (about 2 MB of code pages):
   // pay it now rather than in the first client's handshake.
   [[maybe_unused]] const protocol::AcceptKey warm_up = protocol::compute_accept_key("warm-up");
-  port_ = net::local_port(listener_.get());
-  loop_.watch_readable(listener_.get(), kListenerToken);
+  port_ = add_listener(options_.host, port, reuse_port);
   return port_;
+}
+
+std::uint16_t ServerCore::add_listener(const std::string& host, std::uint16_t port,
+                                       bool reuse_port) {
+  if (listeners_.size() >= kMaxListeners) {
+    throw std::system_error(EMFILE, std::generic_category(), "too many listeners");
+  }
+  Listener listener;
+  listener.fd = net::listen_tcp({.host = host, .port = port, .reuse_port = reuse_port});
+  listener.port = net::local_port(listener.fd.get());
+  loop_.watch_readable(listener.fd.get(), listeners_.size());
+  listeners_.push_back(std::move(listener));
+  return listeners_.back().port;
 }
 
 int ServerCore::run() {
@@ -155,9 +169,10 @@ void ServerCore::on_wake() {
 void ServerCore::begin_shutdown() {
   stopping_ = true;
   shutdown_deadline_ms_ = loop_.now_ms() + options_.shutdown_timeout_ms;
-  if (listener_.valid()) {
-    loop_.unwatch(listener_.get());
-    listener_.reset();
+  for (Listener& listener : listeners_) {
+    if (!listener.fd.valid()) continue;
+    loop_.unwatch(listener.fd.get());
+    listener.fd.reset();
   }
   log(LogLevel::info,
       "shutting down: closing " + std::to_string(live_connections_) + " connection(s) with 1001");
@@ -166,7 +181,7 @@ void ServerCore::begin_shutdown() {
     if (c == nullptr) continue;
     if (c->state == ConnectionState::open) {
       close_connection(*c, close_code::kGoingAway, "server shutting down");
-    } else if (c->state == ConnectionState::http) {
+    } else if (c->state == ConnectionState::http || c->state == ConnectionState::upgrading) {
       schedule_destroy(*c, close_code::kGoingAway, "server shutting down");
     }
   }
@@ -215,14 +230,15 @@ void ServerCore::refuse(int fd, const char* why, std::uint64_t& counter) {
   }
 }
 
-void ServerCore::accept_all() {
+void ServerCore::accept_all(std::uint8_t index) {
+  const int listen_fd = listeners_[index].fd.get();
   for (int i = 0; i < kMaxAcceptsPerTurn; ++i) {
-    int fd = net::accept_connection(listener_.get());
+    int fd = net::accept_connection(listen_fd);
     if (fd == -EMFILE || fd == -ENFILE) {
       // Out of descriptors: the pending connection would keep the level-triggered listener
       // ready forever. Free the reserve descriptor, take the connection, refuse it, re-arm.
       reserve_fd_.reset();
-      fd = net::accept_connection(listener_.get());
+      fd = net::accept_connection(listen_fd);
       if (fd >= 0) refuse(fd, "out of file descriptors", stats_.refused_out_of_descriptors);
       reserve_fd_ = net::reserve_descriptor();
       if (fd < 0) return;
@@ -249,6 +265,7 @@ void ServerCore::accept_all() {
     Connection& c = allocate();
     c.fd.reset(fd);
     c.peer = peer;
+    c.listener = index;
     c.rate_tokens = 2.0f * static_cast<float>(options_.max_messages_per_second);
     c.last_read_ms = static_cast<std::uint32_t>(loop_.now_ms());
     c.rate_refill_ms = c.last_read_ms;
@@ -280,8 +297,12 @@ void ServerCore::continue_tls_handshake(Connection& c) {
 }
 
 void ServerCore::on_io(std::uint64_t token, std::uint32_t events) {
-  if (token == kListenerToken) {
-    if (listener_.valid()) accept_all();
+  if (token < kConnectionTokenBase) {
+    if (token < listeners_.size()) {
+      if (listeners_[token].fd.valid()) accept_all(static_cast<std::uint8_t>(token));
+    } else if (token >= kWatchTokenBase) {
+      run_watch(static_cast<int>(token - kWatchTokenBase), events);
+    }
     return;
   }
   Connection* c =
@@ -329,6 +350,15 @@ void ServerCore::handle_bytes(Connection& c, std::span<std::byte> bytes) {
   switch (c.state) {
     case ConnectionState::http:
       handle_http(c, bytes);
+      break;
+    case ConnectionState::upgrading:
+      // Frames sent before our 101 (a client that does not wait) are kept for after it, within
+      // the HTTP head's bound.
+      if (c.inbox.size() + bytes.size() > options_.max_header_bytes) {
+        schedule_destroy(c, close_code::kAbnormal, "sent too much before the upgrade answer");
+        break;
+      }
+      c.inbox.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
       break;
     case ConnectionState::open:
     case ConnectionState::closing:
@@ -387,6 +417,12 @@ void ServerCore::on_timer(std::uint32_t slot) {
           "conn " + std::to_string(c.id) + " " + c.peer.to_string() + ": handshake timeout");
       ++stats_.handshake_timeouts;
       answer_http_error(c, 408);
+      break;
+    case ConnectionState::upgrading:
+      log(LogLevel::warn, "conn " + std::to_string(c.id) + " " + c.peer.to_string() +
+                              ": the upgrade was not answered in time");
+      ++stats_.handshake_timeouts;
+      reject_upgrade(c, 503, "The upgrade was not answered in time.\n", {});
       break;
     case ConnectionState::open: {
       if (options_.idle_timeout_ms == 0) return;
@@ -457,6 +493,10 @@ void ServerCore::reclaim() {
 }
 
 bool ServerCore::before_sleep() {
+  if (!app_timers_.empty()) {
+    const std::uint64_t next = run_due_timers();
+    if (next != UINT64_MAX) loop_.sleep_until(next);
+  }
   if (!resume_reads_.empty()) {
     std::vector<std::uint32_t> pending;
     pending.swap(resume_reads_);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -38,6 +39,21 @@ class ServerCore final : public net::LoopHandler {
 
   // Binds this loop's listener; `port` 0 lets the kernel pick. Returns the port.
   std::uint16_t listen(std::uint16_t port, bool reuse_port);
+  // Another listener served by the same routes. Returns its port.
+  std::uint16_t add_listener(const std::string& host, std::uint16_t port, bool reuse_port);
+  [[nodiscard]] std::uint16_t local_port(const server::Connection& c) const {
+    return listeners_[c.listener].port;
+  }
+
+  // Deferred upgrades (PendingUpgrade), descriptor watches and timers for the application.
+  bool accept_upgrade(server::Connection& c, std::string_view protocol);
+  bool reject_upgrade(server::Connection& c, int status, std::string_view body,
+                      const std::vector<std::pair<std::string, std::string>>& headers);
+  void watch_descriptor(int fd, std::uint32_t interest,
+                        std::function<void(std::uint32_t)> callback);
+  void unwatch_descriptor(int fd);
+  std::uint64_t set_timer(std::uint32_t delay_ms, std::function<void()> callback);
+  void cancel_timer(std::uint64_t id);
   int run();
   // Safe from any thread and from signal handlers.
   void request_stop();
@@ -82,7 +98,7 @@ class ServerCore final : public net::LoopHandler {
   WebSocket handle(const server::Connection& c) { return WebSocket(this, c.slot, c.generation); }
 
   // Lifecycle (server_core.cpp)
-  void accept_all();
+  void accept_all(std::uint8_t listener);
   void continue_tls_handshake(server::Connection& c);
   // Answers 503 and closes; counts the refusal in `counter`.
   void refuse(int fd, const char* why, std::uint64_t& counter);
@@ -100,9 +116,23 @@ class ServerCore final : public net::LoopHandler {
   // HTTP stage (http_stage.cpp)
   void handle_http(server::Connection& c, std::span<std::byte> bytes);
   void answer_http_error(server::Connection& c, int status);
-  bool handle_request(server::Connection& c, const protocol::HttpRequest& request);
+  bool handle_request(server::Connection& c, const protocol::HttpRequest& request,
+                      std::string_view body);
   bool upgrade(server::Connection& c, const protocol::HttpRequest& request);
-  void serve_http(server::Connection& c, const protocol::HttpRequest& request);
+  // Sends the 101 and opens the WebSocket. Returns whether it is still open afterwards.
+  bool complete_upgrade(server::Connection& c, std::string_view key, std::string chosen,
+                        protocol::DeflateNegotiation deflate, std::uint16_t route);
+  // Reads Content-Length; false (after answering 400, 411 or 413) when the body is refused.
+  bool body_length(server::Connection& c, const protocol::HttpRequest& request,
+                   std::size_t& length);
+  void serve_http(server::Connection& c, const protocol::HttpRequest& request,
+                  std::string_view body);
+  void answer_http(server::Connection& c, const HttpResponse& response, bool head_only);
+
+  // Application hooks (server_hooks.cpp)
+  void run_watch(int fd, std::uint32_t events);
+  // Runs the application timers that are due; returns the next deadline (UINT64_MAX: none).
+  std::uint64_t run_due_timers();
 
   // WebSocket stage (websocket_stage.cpp)
   void handle_frames(server::Connection& c, std::span<std::byte> bytes);
@@ -142,8 +172,12 @@ class ServerCore final : public net::LoopHandler {
   const ServerOptions& options_;
   const Routes& routes_;
   net::EventLoop loop_;
-  net::UniqueFd listener_;
-  net::UniqueFd reserve_fd_;  // spare descriptor released to refuse connections at EMFILE
+  struct Listener {
+    net::UniqueFd fd;
+    std::uint16_t port = 0;
+  };
+  std::vector<Listener> listeners_;  // a connection's `listener` indexes this
+  net::UniqueFd reserve_fd_;         // spare descriptor released to refuse connections at EMFILE
   std::uint64_t next_refusal_log_ms_ = 0;
   std::uint16_t port_ = 0;
   std::vector<Slot> slots_;
@@ -164,6 +198,17 @@ class ServerCore final : public net::LoopHandler {
   bool stopping_ = false;
   bool stopped_ = false;
   std::uint64_t shutdown_deadline_ms_ = 0;
+
+  // Descriptors and timers of the application (Server::watch_descriptor, set_timer).
+  std::unordered_map<int, std::function<void(std::uint32_t)>> watches_;
+  struct AppTimer {
+    std::uint64_t deadline_ms;
+    std::function<void()> callback;
+  };
+  std::unordered_map<std::uint64_t, AppTimer> app_timers_;
+  // (deadline, id), soonest first; cancelled ids are skipped when they come up.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> app_timer_heap_;
+  std::uint64_t next_app_timer_id_ = 1;
 
   // Messages other loops published, waiting for this loop's next turn.
   static constexpr std::size_t kMaxInboxMessages = 1u << 16;

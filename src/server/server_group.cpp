@@ -52,8 +52,11 @@ void ServerGroup::add_ws_route(std::string path, WebSocketHandlers handlers) {
   routes_.ws[std::move(path)] = static_cast<std::uint16_t>(routes_.ws_handlers.size() - 1);
 }
 
-void ServerGroup::add_http_route(std::string path, HttpHandler handler) {
-  routes_.http[std::move(path)] = std::move(handler);
+void ServerGroup::add_http_route(std::string method, std::string path, HttpHandler handler) {
+  std::string key = std::move(method);
+  key += ' ';
+  key += path;
+  routes_.http[std::move(key)] = std::move(handler);
 }
 
 std::uint16_t ServerGroup::listen() {
@@ -64,6 +67,14 @@ std::uint16_t ServerGroup::listen() {
   for (std::size_t i = 1; i < cores_.size(); ++i)
     cores_[i]->listen(port_, reuse_port);
   return port_;
+}
+
+std::uint16_t ServerGroup::listen(const std::string& host, std::uint16_t port) {
+  const bool reuse_port = cores_.size() > 1;
+  const std::uint16_t bound = cores_.front()->add_listener(host, port, reuse_port);
+  for (std::size_t i = 1; i < cores_.size(); ++i)
+    cores_[i]->add_listener(host, bound, reuse_port);
+  return bound;
 }
 
 int ServerGroup::run() {

@@ -75,8 +75,11 @@ class ServerGroup {
   ~ServerGroup();
 
   void add_ws_route(std::string path, WebSocketHandlers handlers);
-  void add_http_route(std::string path, HttpHandler handler);
+  void add_http_route(std::string method, std::string path, HttpHandler handler);
   std::uint16_t listen();
+  std::uint16_t listen(const std::string& host, std::uint16_t port);
+  // Loop 0, where the application's descriptors and timers live.
+  ServerCore& first_loop() { return *cores_.front(); }
   [[nodiscard]] std::uint16_t port() const { return port_; }
   // Runs loop 0 on this thread and the others on threads of their own; returns when all stop.
   int run();

@@ -49,6 +49,12 @@ void ServerCore::handle_frames(Connection& c, std::span<std::byte> bytes) {
            protocol::to_string(event.error));
       return;
     }
+    if (event.frame_start && options_.max_frame_bytes != 0 &&
+        event.frame_length > options_.max_frame_bytes && !protocol::is_control(event.opcode)) {
+      ++stats_.protocol_errors;
+      fail(c, close_code::kMessageTooBig, "frame too big");
+      return;
+    }
     c.ping_outstanding = false;
     // Every message and every ping counts against the rate, once, at its first chunk.
     if (event.message_start && (event.opcode != Opcode::pong && event.opcode != Opcode::close) &&

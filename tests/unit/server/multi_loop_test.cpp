@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "hibiki/server.hpp"
+#include "running_server.hpp"
 #include "test_client.hpp"
 
 namespace hibiki {
@@ -22,23 +23,7 @@ namespace {
 using protocol::Opcode;
 using testing::TestClient;
 
-class RunningServer {
- public:
-  explicit RunningServer(Server& server) : server_(server) {
-    port_ = server_.listen();
-    thread_ = std::thread([this] { server_.run(); });
-  }
-  ~RunningServer() {
-    server_.stop();
-    thread_.join();
-  }
-  [[nodiscard]] std::uint16_t port() const { return port_; }
-
- private:
-  Server& server_;
-  std::uint16_t port_ = 0;
-  std::thread thread_;
-};
+using testing::RunningServer;
 
 ServerOptions loops(std::uint32_t threads) {
   return ServerOptions{

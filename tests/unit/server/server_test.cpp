@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "running_server.hpp"
 #include "test_client.hpp"
 
 namespace hibiki {
@@ -15,24 +16,7 @@ namespace {
 using protocol::Opcode;
 using testing::TestClient;
 
-// Runs a Server on its own thread on a free loopback port for the length of a test.
-class RunningServer {
- public:
-  explicit RunningServer(Server& server) : server_(server) {
-    port_ = server_.listen();
-    thread_ = std::thread([this] { server_.run(); });
-  }
-  ~RunningServer() {
-    server_.stop();
-    thread_.join();
-  }
-  [[nodiscard]] std::uint16_t port() const { return port_; }
-
- private:
-  Server& server_;
-  std::uint16_t port_ = 0;
-  std::thread thread_;
-};
+using testing::RunningServer;
 
 ServerOptions loopback() {
   return ServerOptions{.host = "127.0.0.1", .port = 0, .log_level = LogLevel::off};

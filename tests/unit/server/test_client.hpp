@@ -56,7 +56,12 @@ class TestClient {
                           "Sec-WebSocket-Version: 13\r\n" +
                           std::string(extra_headers) + "\r\n";
     write(request);
-    std::string head;
+    return read_head();
+  }
+
+  // Reads a response head; what follows it stays for next_frame().
+  std::string read_head() {
+    std::string head = std::exchange(buffer_, std::string());
     while (head.find("\r\n\r\n") == std::string::npos) {
       if (!fill(2000)) return head;
       head += buffer_;
