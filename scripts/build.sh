@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Configures and builds one flavour of hibiki into build/<flavour>.
-#   scripts/build.sh release|debug|asan|tsan   (tsan: only the server's unit tests, the
-#                                              ones that run several loops at once)
+# Configures and builds one flavour of hibiki into build/<flavour>. Further arguments go to
+# cmake (e.g. -DHIBIKI_BUILD_BENCHMARKS=ON).
+#   scripts/build.sh release|debug|asan|tsan [-DOPTION=VALUE...]
+#   (tsan: only the server's unit tests, the ones that run several loops at once)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flavour="${1:-debug}"
@@ -14,8 +15,9 @@ case "$flavour" in
   tsan) args=(-DCMAKE_BUILD_TYPE=Debug -DHIBIKI_TSAN=ON -DHIBIKI_BUILD_EXAMPLES=OFF
               -DCMAKE_CXX_COMPILER=clang++)
         targets=(server_tests) ;;
-  *) echo "usage: scripts/build.sh release|debug|asan|tsan" >&2; exit 2 ;;
+  *) echo "usage: scripts/build.sh release|debug|asan|tsan [-DOPTION=VALUE...]" >&2; exit 2 ;;
 esac
+args+=("${@:2}")
 cmake -S . -B "build/$flavour" -G Ninja "${args[@]}" >/dev/null
 # Progress lines are noise; compiler output and the failure status are not.
 set +e

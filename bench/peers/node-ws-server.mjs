@@ -24,8 +24,9 @@ server.on('upgrade', (req, socket, head) => {
         } catch {
           return;
         }
+        // One prepared buffer for every client, sent as a text frame (the talk's JSON).
         const out = Buffer.from(JSON.stringify({ type: 'message', body: `Client ${id}: ${text}` }));
-        for (const client of chatClients) client.send(out);
+        for (const client of chatClients) client.send(out, { binary: false });
       });
     } else {
       ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Draws the results of bench/compare.py as an SVG bar chart with gnuplot: for each workload, the
+# server's CPU per unit of work relative to Node ws (lower is better, log scale) for hibiki and
+# Bun (measured side by side with Node ws; whiskers are the min-max of the per-round ratios)
+# and uWebSockets (its anchor against Node ws's anchor in ../shared/bench/ANCHORS.md: derived).
+#   bench/chart.sh bench/results/latest.json docs/benchmarks.svg   (OUT.png: the same as PNG)
+set -euo pipefail
+if [[ $# -ne 2 ]]; then
+  echo "usage: bench/chart.sh RESULTS.json OUT.svg" >&2
+  exit 2
+fi
+command -v gnuplot >/dev/null || {
+  echo "chart.sh: gnuplot is missing (scripts/install-deps.sh --bench installs it)" >&2
+  exit 1
+}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+/usr/bin/python3 - "$1" "$2" "$work" <<'EOF'
+import json
+import math
+import os
+import sys
+
+results_path, out_path, work = sys.argv[1:4]
+with open(results_path, encoding="utf-8") as f:
+    results = json.load(f)
+meta, summary = results.get("meta", {}), results.get("summary", {})
+if meta.get("mode") != "compare":
+    sys.exit(f"chart.sh: {results_path} is not a bench/compare.py comparison "
+             f"(mode {meta.get('mode')!r})")
+
+names = {"echo32": "echo 32 B", "echo16k": "echo 16 KiB", "broadcast": "broadcast to 1,000",
+         "connect": "handshakes", "idle": "idle (RSS per conn)"}
+workloads = [w for w in meta.get("workloads", summary) if w in summary]
+series = [
+    ("hibiki (measured)", "#d1495b", lambda e: e["ratios"].get("hibiki/node-ws")),
+    ("Bun (measured)", "#edae49", lambda e: e["ratios"].get("bun/node-ws")),
+    ("uWebSockets (anchor, derived)", "#00798c",
+     lambda e: ({"median": e["derived"]["uws/node-ws anchor"]}
+                if "uws/node-ws anchor" in e.get("derived", {}) else None)),
+]
+values = {}
+for s_index, (_, _, get) in enumerate(series):
+    for w_index, w in enumerate(workloads):
+        r = get(summary[w])
+        if r and r.get("median"):
+            values[(s_index, w_index)] = r
+present = [s for s in range(len(series)) if any((s, w) in values for w in range(len(workloads)))]
+if not present:
+    sys.exit(f"chart.sh: no ratio to Node ws in {results_path} (was node-ws measured?)")
+
+lows = [min(r.get("min", r["median"]), r["median"]) for r in values.values()]
+highs = [max(r.get("max", r["median"]), r["median"]) for r in values.values()]
+bottom = 10 ** math.floor(math.log10(min(lows) * 0.6))
+top = max(2.0, 10 ** math.ceil(math.log10(max(highs) * 1.6)) if max(highs) > 1 else 2.0)
+width = 0.8 / len(present)
+
+with open(os.path.join(work, "data"), "w") as f:
+    for rank, s in enumerate(present):
+        for w in range(len(workloads)):
+            r = values.get((s, w))
+            if not r:
+                continue
+            x = w + (rank - (len(present) - 1) / 2) * width
+            low, high = r.get("min", r["median"]), r.get("max", r["median"])
+            label = f"{r['median']:.2g}" if r["median"] < 1 else f"{r['median']:.2f}"
+            f.write(f"{x} {r['median']} {x - width / 2} {x + width / 2} {bottom} {r['median']} "
+                    f"{low} {high} {max(high, r['median']) * 1.18} \"{label}\"\n")
+        f.write("\n\n")
+
+rounds = meta.get("rounds")
+date = (meta.get("date") or "")[:10]
+versions = meta.get("versions", {})
+subtitle = [
+    f"{date}, {rounds} round(s): medians; whiskers are the min-max of the per-round ratios."
+    + (" Idle: bytes of RSS per connection instead of CPU." if "idle" in workloads else ""),
+    f"hibiki and Bun {versions.get('bun') or ''} measured side by side with Node ws "
+    f"{versions.get('node') or ''}, each server on one core.",
+    "uWebSockets: its anchor over Node ws's anchor in ../shared/bench/ANCHORS.md "
+    "(another day), derived, not measured here.",
+]
+xtics = ", ".join(f'"{names.get(w, w)}" {i}' for i, w in enumerate(workloads))
+plots = []
+for rank, s in enumerate(present):
+    title, color, _ = series[s]
+    plots.append(f"data index {rank} using 1:2:3:4:5:6 with boxxyerror fc rgb '{color}' "
+                 f"title '{title}'")
+    if s != 2 and any(r.get("max", 0) > r.get("min", 0)
+                      for (vs, _), r in values.items() if vs == s):
+        plots.append(f"data index {rank} using 1:7:(0):($8-$7) with vectors nohead lw 1.5 "
+                     f"lc rgb '#333333' notitle")
+    plots.append(f"data index {rank} using 1:9:10 with labels font ',10' notitle")
+# SVG for the docs; a .png name gets the same chart as PNG (for a quick look).
+terminal = ("pngcairo size 960,540 noenhanced font 'sans,11' background rgb 'white'"
+            if out_path.endswith(".png") else
+            "svg size 960,540 dynamic noenhanced font 'sans,12' background rgb 'white'")
+script = f"""
+set terminal {terminal}
+set output '{out_path}'
+data = '{os.path.join(work, "data")}'
+set label 1 "Server CPU per unit of work, relative to Node ws (lower is better)" at screen 0.5, screen 0.955 center font ',14'
+set label 3 "{subtitle[0]}" at screen 0.5, screen 0.91 center font ',9' tc rgb '#444444'
+set label 4 "{subtitle[1]}" at screen 0.5, screen 0.88 center font ',9' tc rgb '#444444'
+set label 5 "{subtitle[2]}" at screen 0.5, screen 0.85 center font ',9' tc rgb '#444444'
+set tmargin 8
+set logscale y
+set yrange [{bottom}:{top}]
+set format y '%g'
+set ylabel 'server CPU per unit / Node ws (log scale)'
+set xrange [-0.6:{len(workloads) - 0.4}]
+set xtics ({xtics}) nomirror scale 0
+set ytics nomirror
+set grid ytics lc rgb '#dddddd'
+set border 3
+set key outside below center horizontal maxcols 3 reverse Left samplen 1.5 width -3
+set style fill solid 0.9 border lc rgb '#555555'
+set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb '#555555'
+set label 2 'Node ws = 1' at graph 1, first 1 right offset -0.5, 0.6 font ',9' tc rgb '#555555'
+plot {", ".join(plots)}
+"""
+with open(os.path.join(work, "plot.gp"), "w") as f:
+    f.write(script)
+EOF
+gnuplot "$work/plot.gp"
