@@ -1,10 +1,12 @@
 // hibiki chat page: one WebSocket to the server that served this page, reconnecting with
-// exponential backoff and resuming every room where it left off. chat-core.js keeps the
-// state; this file draws it. Everything shown to the user goes through textContent.
+// exponential backoff and resuming every room where it left off — or, against a server that
+// speaks only the talk's JSON, one conversation in basic mode. chat-core.js keeps the state
+// and decides the mode; this file draws it. Everything shown to the user goes through
+// textContent.
 
 import {
-  ChatState, LOBBY, MAX_ITEMS_PER_ROOM, backoffDelay, codePoints, displayName, hueFor, initials,
-  socketUrl,
+  BASIC, BASIC_ROOM, ChatState, HELLO_TIMEOUT_MS, LOBBY, MAX_ITEMS_PER_ROOM, backoffDelay,
+  codePoints, displayName, hueFor, initials, socketUrl,
 } from './chat-core.js';
 
 const MAX_LOG_ENTRIES = 300;
@@ -14,6 +16,7 @@ const GROUP_GAP_MS = 5 * 60 * 1000; // a sender's messages closer than this shar
 const TOAST_MS = 6000;
 const RENAME_RETRY_MS = 1500;
 const STORE = { rooms: 'hibiki.rooms', room: 'hibiki.room', name: 'hibiki.name', sent: 'hibiki.sent' };
+const BASIC_NOTE = 'basic server: rooms and names unavailable';
 
 let state;
 let el = {};
@@ -23,6 +26,7 @@ const conn = {
   retryTimer: null,
   countdownTimer: null,
   renameTimer: null,
+  helloTimer: null,
   logCount: 0,
   toastTimer: null,
 };
@@ -33,7 +37,7 @@ function boot() {
     'edit-name', 'nick-form', 'nick-input', 'rooms', 'join-form', 'join-input', 'members',
     'member-count', 'room-name', 'room-meta', 'status', 'status-detail', 'retry', 'chat',
     'load-older', 'empty', 'messages', 'toast', 'composer', 'input', 'send', 'char-count', 'log',
-    'log-count',
+    'log-count', 'basic-note', 'members-panel', 'room-title',
   ].map((id) => [id.replace(/-(\w)/g, (_, c) => c.toUpperCase()), document.getElementById(id)]));
 
   state = new ChatState({
@@ -103,6 +107,7 @@ function boot() {
   window.addEventListener('offline', () => logLine('event', 'browser is offline'));
   window.addEventListener('pagehide', () => conn.ws?.close(1001, 'page closed'));
 
+  renderMode();
   renderAll();
   connect();
 }
@@ -140,12 +145,22 @@ function onOpen(ws) {
   // hello (with our name and where the lobby left off), then every other room with `since`:
   // the server answers each with exactly what was missed.
   for (const frame of state.startSession()) send(frame);
+  // A server that only speaks the talk's JSON may never answer the hello.
+  clearTimeout(conn.helloTimer);
+  conn.helloTimer = setTimeout(() => {
+    if (conn.ws !== ws) return;
+    const change = state.helloTimedOut();
+    if (!change) return;
+    logLine('event', `no welcome within ${HELLO_TIMEOUT_MS / 1000} s: basic mode`);
+    apply(change);
+  }, HELLO_TIMEOUT_MS);
 }
 
 function onClose(ws, ev) {
   if (conn.ws !== ws) return;
   conn.ws = null;
   clearTimeout(conn.renameTimer);
+  clearTimeout(conn.helloTimer);
   const reason = ev.reason ? ` "${ev.reason}"` : '';
   logLine('event', `closed: code ${ev.code}${reason}${ev.wasClean ? '' : ' (not clean)'}`);
   apply(state.endSession());
@@ -214,10 +229,14 @@ function onFrame(data) {
       if (state.myName !== state.desiredName) send({ action: 'nick', name: state.desiredName });
     }, RENAME_RETRY_MS);
   }
-  apply(state.handle(frame));
+  const change = state.handle(frame);
+  if (change.mode) logLine('event', state.view === BASIC ? 'the server does not know hello: basic mode'
+    : 'the server knows hello: rooms and names');
+  apply(change);
 }
 
 function apply(change) {
+  if (change.mode) renderMode();
   if (change.identity) renderIdentity();
   if (change.rooms) {
     renderRooms();
@@ -238,8 +257,9 @@ function apply(change) {
 }
 
 function sendMessage() {
+  if (!isOnline() || tooLong()) return;
   const frame = state.compose(el.input.value);
-  if (!frame || !isOnline() || tooLong()) return;
+  if (!frame) return;
   send(frame);
   el.input.value = '';
   autosize();
@@ -271,7 +291,21 @@ function renderAll() {
   renderIdentity();
   renderRooms();
   renderMembers();
-  renderTimeline({ room: state.current, kind: 'reset' });
+  renderTimeline({ room: state.viewKey, kind: 'reset' });
+}
+
+/** Rooms, names and who is online exist only on a hibiki server; basic mode says so. */
+function renderMode() {
+  const basic = state.view === BASIC;
+  el.app.dataset.mode = state.view;
+  el.basicNote.hidden = !basic;
+  el.rooms.hidden = basic;
+  el.joinForm.hidden = basic;
+  el.membersPanel.hidden = basic;
+  el.roomTitle.querySelector('.hash').hidden = basic;
+  if (basic) el.nickForm.hidden = true;
+  el.editName.disabled = basic;
+  el.editName.title = basic ? 'Names are unavailable on this server' : 'Change your name';
 }
 
 function setStatus(name, detail) {
@@ -284,6 +318,15 @@ function setStatus(name, detail) {
 }
 
 function renderIdentity() {
+  if (state.view === BASIC) {
+    // A basic server never tells a client its id.
+    el.myName.textContent = 'You';
+    el.myId.textContent = 'id not known';
+    el.myId.dataset.id = '';
+    el.myAvatar.textContent = '·';
+    el.myAvatar.style.setProperty('--hue', '220');
+    return;
+  }
   const me = state.me;
   el.myName.textContent = me ? displayName(me) : (state.desiredName || '…');
   el.myId.textContent = me ? `id ${me.id}` : 'offline';
@@ -326,6 +369,12 @@ function renderRooms() {
 }
 
 function renderMembers() {
+  if (state.view === BASIC) {
+    el.members.replaceChildren();
+    el.memberCount.textContent = '–';
+    el.roomMeta.textContent = BASIC_NOTE;
+    return;
+  }
   const room = state.rooms.get(state.current);
   const members = room ? [...room.members.values()] : [];
   members.sort((a, b) => (a.id === state.myId ? -1 : b.id === state.myId ? 1 : 0) ||
@@ -346,10 +395,11 @@ function renderMembers() {
 }
 
 function renderTimeline({ room: name, kind, items = [] }) {
-  if (name !== state.current) return;
-  const room = state.rooms.get(name);
-  el.roomName.textContent = room ? room.name : '—';
-  el.input.placeholder = room ? `Message #${room.name}` : 'Join a room to talk';
+  if (name !== state.viewKey) return;
+  const basic = state.view === BASIC;
+  const room = state.viewRoom;
+  el.roomName.textContent = basic ? 'everyone' : room ? room.name : '—';
+  el.input.placeholder = basic ? 'Message everyone' : room ? `Message #${room.name}` : 'Join a room to talk';
   const nearBottom = el.chat.scrollHeight - el.chat.scrollTop - el.chat.clientHeight < STICKY_SCROLL_PX;
   if (kind === 'update') {
     for (const item of items) {
@@ -373,9 +423,10 @@ function renderTimeline({ room: name, kind, items = [] }) {
   const mineAdded = items.some((i) => i.mine);
   if (kind === 'reset' || nearBottom || mineAdded) el.chat.scrollTop = el.chat.scrollHeight;
   el.empty.hidden = (room?.items.length ?? 0) > 0;
-  el.empty.querySelector('.empty-hint').textContent = room
-    ? 'Say hello — everyone in this room will see it.'
-    : 'Join a room from the menu to start talking.';
+  el.empty.querySelector('.empty-hint').textContent = basic
+    ? 'Say hello — everyone connected will see it.'
+    : room ? 'Say hello — everyone in this room will see it.'
+      : 'Join a room from the menu to start talking.';
   el.loadOlder.hidden = !room || state.oldestId(room.name) <= 1;
   el.loadOlder.disabled = Boolean(room?.loadingOlder);
   updateComposer();
@@ -412,7 +463,7 @@ function itemNodes(item, previous) {
   const li = document.createElement('li');
   li.className = `msg ${item.mine ? 'mine' : 'theirs'}`;
   li.dataset.key = String(item.key);
-  li.dataset.id = String(item.id);
+  if (item.id !== null) li.dataset.id = String(item.id); // basic mode's messages have no id
   li.dataset.sender = sender.id;
   li.style.setProperty('--hue', String(hueFor(sender.name ?? sender.id)));
   // A run of messages from one sender shows the name and avatar only once.
@@ -429,7 +480,9 @@ function itemNodes(item, previous) {
   column.className = 'col';
   const meta = document.createElement('div');
   meta.className = 'meta';
-  meta.append(textEl('span', 'sender', item.mine ? 'You' : displayName(sender)), timeEl(item.ts));
+  // In basic mode "mine" is only a guess (chat-core.js), so the sender keeps the server's label.
+  const label = item.mine && item.room !== BASIC_ROOM ? 'You' : displayName(sender);
+  meta.append(textEl('span', 'sender', label), timeEl(item.ts));
   const bubble = textEl('div', 'bubble', item.text);
   bubble.title = new Date(item.ts).toLocaleString();
   column.append(meta, bubble);
@@ -439,7 +492,7 @@ function itemNodes(item, previous) {
 }
 
 function updateComposer() {
-  const room = state?.rooms.get(state.current);
+  const room = state?.viewRoom;
   const count = codePoints(el.input.value);
   const max = state?.limits?.text ?? 4000;
   el.charCount.textContent = count > max * 0.8 ? `${count} / ${max}` : '';

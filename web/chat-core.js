@@ -1,13 +1,21 @@
 // hibiki chat page: the protocol state without a DOM — rooms, members, timelines, resume after
-// reconnect (docs/CHAT-PROTOCOL.md). app.js renders what this module decides; Node can import
-// it to test it.
+// reconnect (docs/CHAT-PROTOCOL.md), and a basic mode for servers that speak only the talk's
+// JSON. app.js renders what this module decides; Node can import it to test it.
 
 export const LOBBY = 'lobby';
 export const MAX_ITEMS_PER_ROOM = 500;
+/** How long the page waits for `welcome` after its hello before it assumes a basic server. */
+export const HELLO_TIMEOUT_MS = 1500;
+/** What the page shows: hibiki's rooms, or the one conversation of a basic server. */
+export const HIBIKI = 'hibiki';
+export const BASIC = 'basic';
+/** The timeline key of basic mode's conversation; never a valid room name, so never a room. */
+export const BASIC_ROOM = '*basic';
 const RECONNECT_BASE_MS = 1000;
 const RECONNECT_MAX_MS = 30_000;
 const RECONNECT_JITTER = 0.2; // ± fraction, so a room of clients doesn't reconnect in lockstep
 const MAX_SENT_KEYS = 400;
+const MAX_UNECHOED = 50;
 const JOIN_NICK_MERGE_MS = 5000;
 const BODY_RE = /^Client (\S+): ([\s\S]*)$/;
 const ROOM_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -37,6 +45,33 @@ export function hueFor(key) {
 export function parseBody(body) {
   const m = BODY_RE.exec(body);
   return m ? { sender: m[1], text: m[2] } : { sender: null, text: body };
+}
+
+/**
+ * What a frame that arrives before `welcome` says about the server:
+ * - HIBIKI: `welcome` — it knows hello;
+ * - BASIC: it refused hello — an API Gateway-style `{"message":"Forbidden","connectionId":…}`
+ *   (no `type`), or an `error` that does not come from hibiki (hibiki's answers to a refused
+ *   hello name the action `hello`, and it says `hello_required` to the frames after one);
+ * - 'talk': a talk-shaped message (`body`, no `room`). It proves nothing on its own: hibiki sends
+ *   that shape too, to a connection whose hello it has not read yet (docs/CHAT-PROTOCOL.md);
+ * - null: nothing either way.
+ */
+export function serverHint(frame) {
+  if (!frame || typeof frame !== 'object' || Array.isArray(frame)) return null;
+  if (frame.type === 'welcome') return HIBIKI;
+  if (isGatewayReply(frame)) return BASIC;
+  if (frame.type === 'error') {
+    return frame.action === 'hello' || frame.error === 'hello_required' ? null : BASIC;
+  }
+  if (frame.type === 'message' && typeof frame.body === 'string' && frame.room === undefined) return 'talk';
+  return null;
+}
+
+/** An API Gateway-style reply: `message` and no `type`, e.g. "Forbidden" for an unknown route. */
+function isGatewayReply(frame) {
+  return frame.type === undefined && typeof frame.message === 'string' &&
+    (frame.message === 'Forbidden' || 'connectionId' in frame || 'requestId' in frame);
 }
 
 export function socketUrl(loc = globalThis.location) {
@@ -118,8 +153,16 @@ function newRoom(name) {
 
 /**
  * The page's view of the chat. Every method that changes something returns a change record
- * { rooms, members, identity, timeline, notice, status } telling the renderer what to redo:
- * timeline is { room, kind: 'append'|'prepend'|'reset'|'update', items } or null.
+ * { mode, rooms, members, identity, timeline, notice } telling the renderer what to redo:
+ * mode says `view` changed (hibiki ⇄ basic); timeline is
+ * { room, kind: 'append'|'prepend'|'reset'|'update', items } or null, room being a room name
+ * or BASIC_ROOM.
+ *
+ * Basic mode: a server that speaks only the talk's JSON answers hello with an API
+ * Gateway-style "Forbidden" or an `error`, or not at all. After such an answer, or
+ * HELLO_TIMEOUT_MS without a welcome (app.js keeps the clock), this connection is in basic
+ * mode: one conversation, the talk's frames both ways, no rooms, names or history. Every new
+ * connection says hello again, and a welcome (even a late one) brings the rooms back.
  */
 export class ChatState {
   constructor({ rooms = [LOBBY], current, name = '', sent = [] } = {}) {
@@ -134,6 +177,14 @@ export class ChatState {
     this.sent = new Set(sent); // keys of messages this browser sent (survive reconnects)
     this.lastSentText = '';
     this.nextKey = 1;
+    // What this connection's server speaks: 'closed', 'pending' (hello sent, no answer yet),
+    // HIBIKI or BASIC. `view` is what the page shows: the last mode decided, so a reconnect
+    // to the same basic server does not flash the room list while it waits again.
+    this.mode = 'closed';
+    this.view = HIBIKI;
+    this.basic = newRoom(BASIC_ROOM); // basic mode's one conversation (kept across reconnects)
+    this.held = []; // talk-shaped frames that came while the mode was unknown
+    this.unechoed = []; // texts sent that a basic server has not echoed yet, oldest first
   }
 
   // --- connection ------------------------------------------------------------------------
@@ -141,6 +192,9 @@ export class ChatState {
   /** Frames to send right after the socket opens: hello, then resume every room. */
   startSession() {
     this.myId = null;
+    this.mode = 'pending';
+    this.held = [];
+    this.unechoed = [];
     for (const room of this.rooms.values()) {
       room.joined = false;
       room.loadingOlder = false;
@@ -158,6 +212,9 @@ export class ChatState {
 
   endSession() {
     this.myId = null;
+    this.mode = 'closed';
+    this.held = [];
+    this.unechoed = [];
     for (const room of this.rooms.values()) {
       room.joined = false;
       room.members.clear();
@@ -165,14 +222,25 @@ export class ChatState {
     return this.#change({ identity: true, members: true, rooms: true });
   }
 
+  /**
+   * No welcome came within HELLO_TIMEOUT_MS of the hello: a server that ignores what it does
+   * not know. Switches to basic mode, or returns null when the mode is already decided.
+   */
+  helloTimedOut() {
+    return this.mode === 'pending' ? this.#enterBasic() : null;
+  }
+
   /** Applies one server frame. Unknown or foreign frames change nothing. */
   handle(frame) {
+    if (this.mode === BASIC) return this.#handleBasic(frame);
+    if (this.mode !== HIBIKI) {
+      const hint = serverHint(frame);
+      if (hint === BASIC) return this.#enterBasic();
+      if (hint === 'talk') return this.#holdTalk(frame);
+    }
     switch (frame?.type) {
       case 'welcome':
-        this.myId = String(frame.id);
-        this.myName = frame.name ?? null;
-        this.limits = frame.limits ?? null;
-        return this.#change({ identity: true });
+        return this.#onWelcome(frame);
       case 'nick':
         this.myName = frame.name ?? null;
         return this.#change({ identity: true, members: true });
@@ -197,8 +265,17 @@ export class ChatState {
 
   /** Frame to send for `text` in the current room, or null when there is nothing to send. */
   compose(text) {
-    if (!text.trim() || !this.rooms.has(this.current)) return null;
+    if (!text.trim()) return null;
+    if (this.view === BASIC) {
+      // The talk's frame, exactly: a basic server may know no other key.
+      this.lastSentText = text;
+      this.#expectEcho(text);
+      return { action: 'message', message: text };
+    }
+    if (!this.rooms.has(this.current)) return null;
     this.lastSentText = text;
+    // Still waiting for the welcome: the server may turn out to be basic and echo it as talk.
+    if (this.mode !== HIBIKI) this.#expectEcho(text);
     return { action: 'message', room: this.current, message: text };
   }
 
@@ -229,7 +306,7 @@ export class ChatState {
 
   /** Frame asking for the messages before the oldest one shown, or null if there are none. */
   loadOlder() {
-    const room = this.rooms.get(this.current);
+    const room = this.view === HIBIKI ? this.rooms.get(this.current) : null;
     const oldest = room ? this.oldestId(room.name) : 0;
     if (!room || !room.joined || room.loadingOlder || oldest <= 1) return null;
     room.loadingOlder = true;
@@ -246,6 +323,15 @@ export class ChatState {
 
   get me() {
     return this.myId === null ? null : { id: this.myId, name: this.myName };
+  }
+
+  /** The key and the room object of the timeline on screen: a room, or basic mode's one. */
+  get viewKey() {
+    return this.view === BASIC ? BASIC_ROOM : this.current;
+  }
+
+  get viewRoom() {
+    return this.view === BASIC ? this.basic : this.rooms.get(this.current);
   }
 
   oldestId(roomName) {
@@ -265,6 +351,94 @@ export class ChatState {
   }
 
   // --- frames ----------------------------------------------------------------------------
+
+  #onWelcome(frame) {
+    const fromBasic = this.view === BASIC;
+    this.mode = HIBIKI;
+    this.view = HIBIKI;
+    // Held talk frames were sent before the server read our hello; the lobby history that
+    // follows carries them properly.
+    this.held = [];
+    this.unechoed = [];
+    this.myId = String(frame.id);
+    this.myName = frame.name ?? null;
+    this.limits = frame.limits ?? null;
+    if (!fromBasic) return this.#change({ identity: true });
+    // The server learned hello since the last connection: back to the rooms.
+    return this.#change({ mode: true, identity: true, rooms: true, members: true,
+      timeline: { room: this.current, kind: 'reset', items: [] } });
+  }
+
+  // --- basic mode ------------------------------------------------------------------------
+
+  #holdTalk(frame) {
+    this.held.push(frame);
+    if (this.held.length > MAX_ITEMS_PER_ROOM) this.held.shift();
+    // Our own text came back and still no welcome: hibiki reads a connection's frames in
+    // order and would have answered the hello before echoing a message sent after it.
+    if (this.unechoed.includes(parseBody(frame.body).text)) return this.#enterBasic();
+    return this.#change({});
+  }
+
+  #enterBasic() {
+    const wasBasic = this.view === BASIC;
+    this.mode = BASIC;
+    this.view = BASIC;
+    this.myId = null;
+    this.myName = null;
+    this.limits = null;
+    const items = this.held.map((frame) => this.#basicItem(frame));
+    this.held = [];
+    this.basic.items.push(...items);
+    this.#trim(this.basic);
+    return this.#change({ mode: !wasBasic, identity: true, members: true, rooms: !wasBasic,
+      timeline: { room: BASIC_ROOM, kind: wasBasic ? 'append' : 'reset', items } });
+  }
+
+  #handleBasic(frame) {
+    if (frame?.type === 'welcome') return this.#onWelcome(frame);
+    if (frame?.type === 'message' && typeof frame.body === 'string') {
+      const item = this.#basicItem(frame);
+      this.basic.items.push(item);
+      this.#trim(this.basic);
+      return this.#change({ timeline: { room: BASIC_ROOM, kind: 'append', items: [item] } });
+    }
+    // The answers to the hello and joins every connection starts with are expected; other
+    // errors are worth a notice.
+    if (frame?.type === 'error' && frame.error !== 'unknown_action' && frame.error !== 'hello_required') {
+      return this.#change({ notice: { frame, text: describeError(frame) } });
+    }
+    if (frame && typeof frame === 'object' && isGatewayReply(frame) && frame.message !== 'Forbidden') {
+      return this.#change({ notice: { frame, text: `The server says: ${frame.message}` } });
+    }
+    return this.#change({});
+  }
+
+  /** A timeline item for the talk's `{"type":"message","body":"Client <id>: <text>"}`. */
+  #basicItem(frame) {
+    const { sender, text } = parseBody(frame.body);
+    if (sender === null) return this.#note(frame.body); // not the talk's shape: show it plainly
+    return { kind: 'message', key: this.nextKey++, id: null, room: BASIC_ROOM,
+      from: { id: sender, name: null }, text, ts: Date.now(), mine: this.#takeEcho(text) };
+  }
+
+  // A basic server never says who we are, so "mine" is a guess: a received text that equals
+  // one we sent and have not yet seen come back is our echo. The server echoes one
+  // connection's messages in the order they were sent, so the oldest such text matches, and
+  // anything we sent before it will not come back any more (refused or lost): it is dropped,
+  // so it cannot claim someone else's later message. Two people sending the same text at the
+  // same moment can still swap places; nothing on a basic server can tell them apart.
+  #expectEcho(text) {
+    this.unechoed.push(text);
+    if (this.unechoed.length > MAX_UNECHOED) this.unechoed.shift();
+  }
+
+  #takeEcho(text) {
+    const i = this.unechoed.indexOf(text);
+    if (i < 0) return false;
+    this.unechoed.splice(0, i + 1);
+    return true;
+  }
 
   #joinFrame(room) {
     return { action: 'join', room: room.name, since: room.synced ? room.lastId : undefined };
@@ -406,7 +580,8 @@ export class ChatState {
   }
 
   #change(parts) {
-    return { rooms: false, members: false, identity: false, timeline: null, notice: null, ...parts };
+    return { mode: false, rooms: false, members: false, identity: false, timeline: null, notice: null,
+      ...parts };
   }
 }
 

@@ -1,9 +1,11 @@
 // The page's protocol state (web/chat-core.js) without a browser: resume frames, duplicate
-// filtering, history gaps, unread counts, presence and validation.
+// filtering, history gaps, unread counts, presence and validation; and basic mode, for a
+// server that speaks only the talk's JSON.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  ChatState, backoffDelay, displayName, hueFor, isValidName, isValidRoom, parseBody,
+  BASIC, BASIC_ROOM, ChatState, HIBIKI, backoffDelay, displayName, hueFor, isValidName,
+  isValidRoom, parseBody, serverHint,
 } from '../../web/chat-core.js';
 
 const msg = (room, id, text, fromId = '2', name = 'bo') => ({
@@ -148,5 +150,162 @@ describe('chat-core', () => {
     assert.notEqual(hueFor('1'), hueFor('2'));
     assert.equal(backoffDelay(0, () => 0.5), 1000);
     assert.equal(backoffDelay(10, () => 1), 30_000);
+  });
+});
+
+const FORBIDDEN = { message: 'Forbidden', connectionId: 'L0SM9cOFvHcCIhw=', requestId: 'L0SNAGkGvHcFm8g=' };
+const talk = (sender, text) => ({ type: 'message', body: `Client ${sender}: ${text}` });
+const basicItems = (state) => state.basic.items.map((i) => (i.kind === 'message'
+  ? [i.from.id, i.text, i.mine] : ['note', i.text]));
+
+describe('chat-core: basic mode', () => {
+  test('what a frame before the welcome says about the server', () => {
+    assert.equal(serverHint({ type: 'welcome', id: '1', name: null }), HIBIKI);
+    assert.equal(serverHint(FORBIDDEN), BASIC);
+    assert.equal(serverHint({ message: 'Forbidden' }), BASIC);
+    assert.equal(serverHint({ message: 'Internal server error', connectionId: 'x', requestId: 'y' }), BASIC);
+    assert.equal(serverHint({ type: 'error', error: 'unknown_action' }), BASIC);
+    assert.equal(serverHint({ type: 'error', error: 'dance' }), BASIC);
+    // hibiki refusing the hello's fields, and its answer to the joins after that: it knows hello.
+    assert.equal(serverHint({ type: 'error', error: 'invalid_name', action: 'hello', detail: '…' }), null);
+    assert.equal(serverHint({ type: 'error', error: 'hello_required' }), null);
+    assert.equal(serverHint(talk('3', 'hi')), 'talk');
+    assert.equal(serverHint(msg('lobby', 1, 'hi')), null);
+    for (const junk of [null, 5, 'x', [], {}, { message: 'hi' }]) assert.equal(serverHint(junk), null);
+  });
+
+  test('a Forbidden answer to hello: basic mode, the talk\'s frame out, the talk\'s body in', () => {
+    const state = new ChatState({ rooms: ['lobby', 'dev'], name: 'ami' });
+    const frames = state.startSession();
+    assert.equal(frames[0].action, 'hello');
+    const change = state.handle(FORBIDDEN);
+    assert.equal(change.mode, true);
+    assert.equal(state.view, BASIC);
+    assert.equal(state.viewKey, BASIC_ROOM);
+    assert.equal(change.timeline.room, BASIC_ROOM);
+    assert.equal(state.me, null);
+    // The answers to the other frames the session began with change nothing.
+    assert.deepEqual(state.handle(FORBIDDEN), state.handle({ type: 'nothing' }));
+    assert.deepEqual(state.compose('hi <b>there</b>'), { action: 'message', message: 'hi <b>there</b>' });
+    assert.equal(state.compose('   '), null);
+    state.handle(talk('8', 'before mine'));
+    const echo = state.handle(talk('7', 'hi <b>there</b>'));
+    assert.equal(echo.timeline.kind, 'append');
+    assert.deepEqual(echo.timeline.items[0].from, { id: '7', name: null });
+    assert.equal(displayName(echo.timeline.items[0].from), 'Client 7');
+    state.handle(talk('8', 'hi <b>there</b>')); // the same text again: not ours, nothing pending
+    state.handle({ type: 'message', body: 'server restarting' }); // not the talk's shape
+    assert.deepEqual(basicItems(state), [['8', 'before mine', false], ['7', 'hi <b>there</b>', true],
+      ['8', 'hi <b>there</b>', false], ['note', 'server restarting']]);
+    // Rooms are untouched, for a server that learns hello later.
+    assert.deepEqual([...state.rooms.keys()], ['lobby', 'dev']);
+    assert.equal(state.loadOlder(), null);
+  });
+
+  test('no answer at all: basic mode when the hello times out, with what came meanwhile', () => {
+    const state = new ChatState();
+    state.startSession();
+    assert.equal(state.handle(talk('2', 'early')).timeline, null, 'held, not shown yet');
+    const change = state.helloTimedOut();
+    assert.equal(change.mode, true);
+    assert.equal(change.timeline.kind, 'reset');
+    assert.deepEqual(basicItems(state), [['2', 'early', false]]);
+    assert.equal(state.helloTimedOut(), null, 'decided once');
+  });
+
+  test('a talk-shaped frame before the welcome is no proof: hibiki sends them before it reads hello', () => {
+    const state = new ChatState();
+    state.startSession();
+    state.handle(talk('2', 'said before our hello was read'));
+    const change = state.handle({ type: 'welcome', id: '5', name: null, room: 'lobby', limits: {} });
+    assert.equal(change.mode, false);
+    assert.equal(state.view, HIBIKI);
+    assert.equal(state.helloTimedOut(), null, 'the welcome decided it');
+    state.handle(history('lobby', [msg('lobby', 1, 'said before our hello was read', '2', null)]));
+    assert.deepEqual(texts(state, 'lobby'), ['said before our hello was read']);
+    assert.deepEqual(state.basic.items, []);
+    state.handle(FORBIDDEN);
+    state.handle(talk('2', 'late talk shape'));
+    assert.equal(state.view, HIBIKI, 'after the welcome, nothing changes the mode');
+  });
+
+  test('our own text coming back as talk before any welcome proves a basic server', () => {
+    const state = new ChatState();
+    state.startSession();
+    // Typed while the mode was unknown: the hibiki frame, remembered in case of a basic server.
+    assert.deepEqual(state.compose('quick'), { action: 'message', room: 'lobby', message: 'quick' });
+    state.handle(talk('4', 'someone else'));
+    assert.equal(state.view, HIBIKI);
+    const change = state.handle(talk('9', 'quick'));
+    assert.equal(change.mode, true);
+    assert.deepEqual(basicItems(state), [['4', 'someone else', false], ['9', 'quick', true]]);
+  });
+
+  test('own messages: the oldest matching unechoed text, FIFO; older unmatched ones are dropped', () => {
+    const state = new ChatState();
+    state.startSession();
+    state.handle({ type: 'error', error: 'unknown_action' });
+    assert.equal(state.view, BASIC);
+    for (const text of ['a', 'b', 'a', 'refused', 'c']) state.compose(text);
+    for (const [from, text] of [['1', 'a'], ['2', 'b'], ['1', 'b'], ['1', 'a'], ['1', 'c'],
+      ['3', 'refused'], ['1', 'a']]) state.handle(talk(from, text));
+    assert.deepEqual(basicItems(state), [
+      ['1', 'a', true], ['2', 'b', true], // the server said it was 2: it is the text that counts
+      ['1', 'b', false], ['1', 'a', true], ['1', 'c', true],
+      ['3', 'refused', false], // sent before 'c', which came back first: never coming
+      ['1', 'a', false]]);
+  });
+
+  test('errors in basic mode: the answers to hello and join are quiet, others are notices', () => {
+    const state = new ChatState();
+    state.startSession();
+    state.handle(FORBIDDEN);
+    assert.equal(state.handle({ type: 'error', error: 'unknown_action' }).notice, null);
+    assert.equal(state.handle(FORBIDDEN).notice, null);
+    assert.match(state.handle({ type: 'error', error: 'rate_limited', retry_ms: 900 }).notice.text, /1 s/);
+    assert.match(state.handle({ message: 'Internal server error', connectionId: 'x' }).notice.text,
+      /Internal server error/);
+  });
+
+  test('a reconnect says hello again: the same basic view, or the rooms back on a welcome', () => {
+    const state = new ChatState({ rooms: ['lobby', 'dev'] });
+    const first = JSON.stringify(state.startSession());
+    state.handle(FORBIDDEN);
+    state.compose('lost in the disconnect');
+    state.handle(talk('1', 'kept'));
+    state.endSession();
+    assert.equal(state.view, BASIC, 'no flash of the room list while waiting again');
+    assert.equal(JSON.stringify(state.startSession()), first, 'hello (and the joins) again');
+    state.handle(talk('2', 'lost in the disconnect'));
+    const again = state.helloTimedOut();
+    assert.equal(again.mode, false);
+    assert.equal(again.timeline.kind, 'append');
+    assert.deepEqual(basicItems(state), [['1', 'kept', false], ['2', 'lost in the disconnect', false]]);
+
+    state.endSession();
+    state.startSession();
+    const upgrade = state.handle({ type: 'welcome', id: '3', name: null, room: 'lobby', limits: {} });
+    assert.equal(upgrade.mode, true);
+    assert.equal(state.view, HIBIKI);
+    assert.equal(state.viewKey, 'lobby');
+    assert.deepEqual(upgrade.timeline, { room: 'lobby', kind: 'reset', items: [] });
+    assert.deepEqual(state.me, { id: '3', name: null });
+    assert.deepEqual(state.compose('x'), { action: 'message', room: 'lobby', message: 'x' });
+    // A welcome that comes after the timeout (a slow hibiki) brings the rooms back as well.
+    state.endSession();
+    state.startSession();
+    state.helloTimedOut();
+    assert.equal(state.view, BASIC);
+    assert.equal(state.handle({ type: 'welcome', id: '4', name: null, room: 'lobby' }).mode, true);
+    assert.equal(state.view, HIBIKI);
+  });
+
+  test('hibiki refusing the hello\'s fields stays a notice, as before the basic mode', () => {
+    const state = new ChatState();
+    state.startSession();
+    const change = state.handle({ type: 'error', error: 'invalid_name', action: 'hello', detail: 'bad' });
+    assert.equal(change.mode, false);
+    assert.equal(change.notice.text, 'Names are 1–24 characters without spaces, and not only digits.');
+    assert.equal(state.view, HIBIKI);
   });
 });
