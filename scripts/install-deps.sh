@@ -2,21 +2,35 @@
 # Installs what hibiki needs, idempotently: Debian packages that are missing, then the npm
 # packages of the test clients. Safe to run again and again; does nothing when all is there.
 #   scripts/install-deps.sh          build + run dependencies
-#   scripts/install-deps.sh --test   also what the test suites need (Chromium, Python and Node clients)
+#   scripts/install-deps.sh --test   also what the test suites need (Chromium, Python and Node
+#                                    clients, Google Benchmark for bench/micro, PHP for the
+#                                    gateway example)
+#   scripts/install-deps.sh --bench  build dependencies and what bench/compare.sh needs: gnuplot
+#                                    and the peer servers of bench/peers (Node ws, Bun)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_packages=(g++ cmake ninja-build pkg-config libssl-dev libsimdjson-dev libcli11-dev
-                zlib1g-dev libsqlite3-dev)
+                zlib1g-dev libsqlite3-dev libcurl4-openssl-dev libtomlplusplus-dev)
 test_packages=(libgtest-dev clang clang-format libclang-rt-14-dev python3 python3-websockets
-               chromium nodejs npm curl)
+               chromium nodejs npm curl libbenchmark-dev php-cli php-curl php-sqlite3)
+bench_packages=(python3 nodejs npm gnuplot-nox)
 
 wanted=("${build_packages[@]}")
 with_tests=0
-if [[ "${1:-}" == "--test" ]]; then
-  with_tests=1
-  wanted+=("${test_packages[@]}")
-fi
+with_bench=0
+case "${1:-}" in
+  "") ;;
+  --test)
+    with_tests=1
+    wanted+=("${test_packages[@]}")
+    ;;
+  --bench)
+    with_bench=1
+    wanted+=("${bench_packages[@]}")
+    ;;
+  *) echo "usage: scripts/install-deps.sh [--test|--bench]" >&2; exit 2 ;;
+esac
 
 missing=()
 for package in "${wanted[@]}"; do
@@ -42,5 +56,15 @@ if ((with_tests)); then
   if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
     echo "install-deps: npm ci"
     npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+fi
+
+if ((with_bench)); then
+  # The peers (Node ws, Bun's prebuilt binary) live in their own package so the test install
+  # never downloads Bun; npm ci again only when their lock file changed.
+  if [[ ! -f bench/peers/node_modules/.package-lock.json ||
+        bench/peers/package-lock.json -nt bench/peers/node_modules/.package-lock.json ]]; then
+    echo "install-deps: npm ci in bench/peers"
+    (cd bench/peers && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   fi
 fi

@@ -117,4 +117,8 @@ std::string Database::last_error() const {
   return db_ != nullptr ? sqlite3_errmsg(db_) : "no database";
 }
 
+std::int64_t Database::changes() const {
+  return db_ != nullptr ? sqlite3_changes64(db_) : 0;
+}
+
 }  // namespace hibiki::store

@@ -65,6 +65,8 @@ class Database {
 
   // The connection's last error message.
   [[nodiscard]] std::string last_error() const;
+  // Rows changed by the last completed INSERT, UPDATE or DELETE.
+  [[nodiscard]] std::int64_t changes() const;
 
  private:
   explicit Database(sqlite3* db) : db_(db) {}

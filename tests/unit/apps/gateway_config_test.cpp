@@ -1,0 +1,254 @@
+#include "apps/gateway/gateway_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+namespace hibiki::apps::gateway {
+namespace {
+
+// The documented example, every key set.
+constexpr std::string_view kFull = R"(
+[gateway]
+host = "127.0.0.1"
+port = 9000
+stage = "prod"
+api_id = "abc123"
+domain_name = "ws.example.com"
+profile = "aws"
+route_selection_expression = "$request.body.type"
+connect_refusal = 403
+idle_timeout_s = 300
+max_duration_s = 3600
+max_message_bytes = 65536
+max_frame_bytes = 16384
+new_connections_per_second = 100
+[management]
+host = "127.0.0.2"
+port = 9001
+token = "s3cret"
+sigv4_access_key_id = "AKIDEXAMPLE"
+sigv4_secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+[registry]
+path = ":memory:"
+[routes."$connect"]
+integration = "http://127.0.0.1:8000/connect"
+timeout_ms = 5000
+[routes."$disconnect"]
+integration = "http://127.0.0.1:8000/"
+[routes."message"]
+integration = "https://backend.example/ws"
+route_response = true
+[routes."$default"]
+integration = "http://127.0.0.1:8000/"
+)";
+
+std::string load_error(std::string_view toml) {
+  std::string error;
+  EXPECT_FALSE(load_gateway_config(toml, error).has_value()) << toml;
+  return error;
+}
+
+TEST(GatewayConfig, reads_every_key) {
+  std::string error;
+  const auto config = load_gateway_config(kFull, error);
+  ASSERT_TRUE(config.has_value()) << error;
+  EXPECT_EQ(config->host, "127.0.0.1");
+  EXPECT_EQ(config->port, 9000);
+  EXPECT_EQ(config->stage, "prod");
+  EXPECT_EQ(config->api_id, "abc123");
+  EXPECT_EQ(config->domain_name, "ws.example.com");
+  EXPECT_EQ(config->profile, Profile::aws);
+  EXPECT_EQ(config->route_selector.path(), std::vector<std::string>{"type"});
+  EXPECT_EQ(config->connect_refusal_status, 403);
+  EXPECT_EQ(config->limits.idle_timeout_s, 300u);
+  EXPECT_EQ(config->limits.max_duration_s, 3600u);
+  EXPECT_EQ(config->limits.max_message_bytes, 65536u);
+  EXPECT_EQ(config->limits.max_frame_bytes, 16384u);
+  EXPECT_EQ(config->limits.new_connections_per_second, 100u);
+  EXPECT_EQ(config->management.host, "127.0.0.2");
+  EXPECT_EQ(config->management.port, 9001);
+  EXPECT_EQ(config->management.token, "s3cret");
+  EXPECT_EQ(config->management.sigv4_access_key_id, "AKIDEXAMPLE");
+  EXPECT_EQ(config->management.sigv4_secret_access_key, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+  EXPECT_EQ(config->registry_path, ":memory:");
+
+  ASSERT_EQ(config->routes.size(), 4u);
+  EXPECT_EQ(config->route_table.keys(),
+            (std::vector<std::string>{"$connect", "$default", "$disconnect", "message"}));
+  const RouteConfig* connect = config->find_route("$connect");
+  ASSERT_NE(connect, nullptr);
+  EXPECT_EQ(connect->integration, "http://127.0.0.1:8000/connect");
+  EXPECT_EQ(connect->url.port, 8000);
+  EXPECT_EQ(connect->url.target, "/connect");
+  EXPECT_EQ(connect->timeout_ms, 5000u);
+  EXPECT_FALSE(connect->route_response);
+  const RouteConfig* message = config->find_route("message");
+  ASSERT_NE(message, nullptr);
+  EXPECT_TRUE(message->url.tls);
+  EXPECT_EQ(message->timeout_ms, 29000u);
+  EXPECT_TRUE(message->route_response);
+  EXPECT_EQ(config->find_route("other"), nullptr);
+}
+
+TEST(GatewayConfig, an_empty_file_gives_the_defaults) {
+  std::string error;
+  const auto config = load_gateway_config("", error);
+  ASSERT_TRUE(config.has_value()) << error;
+  EXPECT_EQ(config->host, "0.0.0.0");
+  EXPECT_EQ(config->port, 8080);
+  EXPECT_EQ(config->stage, "dev");
+  EXPECT_EQ(config->api_id, "local");
+  EXPECT_EQ(config->domain_name, "");
+  EXPECT_EQ(config->profile, Profile::aws);
+  EXPECT_EQ(config->route_selector.expression(), "$request.body.action");
+  EXPECT_EQ(config->connect_refusal_status, 0);
+  EXPECT_EQ(config->management.host, "127.0.0.1");
+  EXPECT_EQ(config->management.port, 8081);
+  EXPECT_EQ(config->management.token, "");
+  EXPECT_EQ(config->registry_path, "data/gateway.sqlite3");
+  EXPECT_TRUE(config->routes.empty());
+  const GatewayLimits aws = profile_limits(Profile::aws);
+  EXPECT_EQ(config->limits.idle_timeout_s, aws.idle_timeout_s);
+}
+
+TEST(GatewayConfig, profiles_set_the_limits_and_keys_override_them) {
+  const GatewayLimits aws = profile_limits(Profile::aws);
+  EXPECT_EQ(aws.idle_timeout_s, 600u);
+  EXPECT_EQ(aws.max_duration_s, 7200u);
+  EXPECT_EQ(aws.max_message_bytes, 131072u);
+  EXPECT_EQ(aws.max_frame_bytes, 32768u);
+  EXPECT_EQ(aws.new_connections_per_second, 500u);
+  const GatewayLimits relaxed = profile_limits(Profile::relaxed);
+  EXPECT_EQ(relaxed.idle_timeout_s, 0u);
+  EXPECT_EQ(relaxed.max_duration_s, 0u);
+  EXPECT_EQ(relaxed.max_message_bytes, 16u * 1024 * 1024);
+  EXPECT_EQ(relaxed.max_frame_bytes, 16u * 1024 * 1024);
+  EXPECT_EQ(relaxed.new_connections_per_second, 0u);
+
+  std::string error;
+  auto config =
+      load_gateway_config("[gateway]\nprofile = \"relaxed\"\nidle_timeout_s = 30\n", error);
+  ASSERT_TRUE(config.has_value()) << error;
+  EXPECT_EQ(config->profile, Profile::relaxed);
+  EXPECT_EQ(config->limits.idle_timeout_s, 30u);
+  EXPECT_EQ(config->limits.max_duration_s, 0u);
+  EXPECT_EQ(config->limits.max_message_bytes, 16u * 1024 * 1024);
+
+  // Lowering only the message limit below the profile's frame limit lowers the frame limit too.
+  config = load_gateway_config("[gateway]\nmax_message_bytes = 1000\n", error);
+  ASSERT_TRUE(config.has_value()) << error;
+  EXPECT_EQ(config->limits.max_frame_bytes, 1000u);
+}
+
+TEST(GatewayConfig, connect_refusal_is_backend_or_a_status) {
+  std::string error;
+  auto config = load_gateway_config("[gateway]\nconnect_refusal = \"backend\"\n", error);
+  ASSERT_TRUE(config.has_value()) << error;
+  EXPECT_EQ(config->connect_refusal_status, 0);
+  EXPECT_EQ(load_error("[gateway]\nconnect_refusal = 200\n"),
+            "gateway.connect_refusal: must be \"backend\" or an HTTP status between 400 and 599");
+  EXPECT_EQ(load_error("[gateway]\nconnect_refusal = \"403\"\n"),
+            "gateway.connect_refusal: must be \"backend\" or an HTTP status between 400 and 599");
+}
+
+TEST(GatewayConfig, errors_name_the_key_and_what_is_wrong) {
+  const std::pair<std::string_view, std::string_view> cases[] = {
+      {"[gateway]\nprot = 1\n",
+       "gateway.prot: unknown key (known keys: host, port, stage, api_id, domain_name, profile, "
+       "route_selection_expression, connect_refusal, idle_timeout_s, max_duration_s, "
+       "max_message_bytes, max_frame_bytes, new_connections_per_second)"},
+      {"[gatway]\n", "gatway: unknown key (known sections: gateway, management, registry, routes)"},
+      {"gateway = 1\n", "gateway: must be a table ([gateway])"},
+      {"[gateway]\nport = \"80\"\n", "gateway.port: must be an integer"},
+      {"[gateway]\nport = 70000\n", "gateway.port: must be between 0 and 65535"},
+      {"[gateway]\nhost = \"\"\n", "gateway.host: must not be empty"},
+      {"[gateway]\nstage = \"a/b\"\n",
+       "gateway.stage: must be 1-128 characters of A-Z, a-z, 0-9, '-' and '_'"},
+      {"[gateway]\napi_id = \"\"\n",
+       "gateway.api_id: must be 1 or more characters of A-Z, a-z, 0-9, '-' and '_'"},
+      {"[gateway]\ndomain_name = \"a b\"\n",
+       "gateway.domain_name: must not contain spaces or control characters"},
+      {"[gateway]\nprofile = \"fast\"\n", "gateway.profile: must be \"aws\" or \"relaxed\""},
+      {"[gateway]\nroute_selection_expression = \"${request.body.action}\"\n",
+       "gateway.route_selection_expression: \"${request.body.action}\": templates like "
+       "${request.body.action} are not supported; write the plain form $request.body.action"},
+      {"[gateway]\nidle_timeout_s = -1\n",
+       "gateway.idle_timeout_s: must be between 0 and 2147483647"},
+      {"[gateway]\nmax_message_bytes = 0\n",
+       "gateway.max_message_bytes: must be between 1 and 1073741824"},
+      {"[gateway]\nmax_message_bytes = 1000\nmax_frame_bytes = 2000\n",
+       "gateway.max_frame_bytes: must not exceed max_message_bytes (1000)"},
+      {"[management]\ntoken = \"a b\"\n",
+       "management.token: must not contain spaces or control characters"},
+      {"[management]\nsigv4_secret_access_key = \"x\"\n",
+       "management.sigv4_access_key_id: must be set when sigv4_secret_access_key is"},
+      {"[management]\nsecret = \"x\"\n",
+       "management.secret: unknown key (known keys: host, port, token, sigv4_access_key_id, "
+       "sigv4_secret_access_key)"},
+      {"[registry]\npath = \"\"\n", "registry.path: must not be empty"},
+      {"[registry]\npath = 5\n", "registry.path: must be a string"},
+      {"[routes.\"message\"]\ntimeout_ms = 100\n", "routes.\"message\".integration: is required"},
+      {"[routes.\"message\"]\nintegration = \"ftp://x/\"\n",
+       "routes.\"message\".integration: must start with http:// or https://"},
+      {"[routes.\"message\"]\nintegration = \"http://x/\"\ntimeout_ms = 30000\n",
+       "routes.\"message\".timeout_ms: must be between 50 and 29000"},
+      {"[routes.\"message\"]\nintegration = \"http://x/\"\ntimeout_ms = 49\n",
+       "routes.\"message\".timeout_ms: must be between 50 and 29000"},
+      {"[routes.\"message\"]\nintegration = \"http://x/\"\nroute_response = \"yes\"\n",
+       "routes.\"message\".route_response: must be true or false"},
+      {"[routes.\"message\"]\nintegration = \"http://x/\"\ntimeout = 5\n",
+       "routes.\"message\".timeout: unknown key (known keys: integration, timeout_ms, "
+       "route_response)"},
+      {"[routes.\"$disconnect\"]\nintegration = \"http://x/\"\nroute_response = true\n",
+       "routes.\"$disconnect\".route_response: only message routes answer the client"},
+      {"[routes]\nmessage = \"http://x/\"\n",
+       "routes.\"message\": must be a table ([routes.\"message\"])"},
+      {"[routes.\"\"]\nintegration = \"http://x/\"\n",
+       "routes.\"\": a route key must not be empty"},
+  };
+  for (const auto& [toml, expected] : cases)
+    EXPECT_EQ(load_error(toml), expected) << toml;
+}
+
+TEST(GatewayConfig, toml_syntax_errors_give_line_and_column) {
+  const std::string error = load_error("[gateway]\nport = = 1\n");
+  EXPECT_EQ(error.rfind("line 2, column ", 0), 0u) << error;
+}
+
+TEST(GatewayConfig, route_keys_may_be_any_string) {
+  std::string error;
+  const auto config = load_gateway_config(
+      "[routes.\"send message\"]\nintegration = \"http://x/\"\n"
+      "[routes.\"caf\xC3\xA9\"]\nintegration = \"http://x/\"\n",
+      error);
+  ASSERT_TRUE(config.has_value()) << error;
+  EXPECT_TRUE(config->route_table.contains("send message"));
+  EXPECT_TRUE(config->route_table.contains("caf\xC3\xA9"));
+}
+
+TEST(GatewayConfig, loads_a_file_and_names_it_in_errors) {
+  const std::string path = ::testing::TempDir() + "gateway_config_test.toml";
+  {
+    std::ofstream file(path);
+    file << kFull;
+  }
+  std::string error;
+  const auto config = load_gateway_config_file(path, error);
+  ASSERT_TRUE(config.has_value()) << error;
+  EXPECT_EQ(config->stage, "prod");
+  {
+    std::ofstream file(path);
+    file << "[gateway]\nport = -1\n";
+  }
+  EXPECT_FALSE(load_gateway_config_file(path, error).has_value());
+  EXPECT_EQ(error, path + ": gateway.port: must be between 0 and 65535");
+  std::remove(path.c_str());
+  EXPECT_FALSE(load_gateway_config_file(path, error).has_value());
+  EXPECT_EQ(error, path + ": cannot be read (No such file or directory)");
+}
+
+}  // namespace
+}  // namespace hibiki::apps::gateway
