@@ -7,11 +7,15 @@
 #include <atomic>
 #include <cstdio>
 #include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 
 #include "apps/chat/chat_app.hpp"
 #include "apps/echo/echo_app.hpp"
+#include "apps/gateway/gateway_app.hpp"
 #include "cli/options.hpp"
 #include "hibiki/hibiki.hpp"
 
@@ -52,16 +56,23 @@ void install_signal_handlers() {
   ::signal(SIGPIPE, SIG_IGN);
 }
 
-int serve(hibiki::Server& server, const hibiki::ServerOptions& options, const std::string& job) {
+std::string shown_url(std::string host, std::uint16_t port, const char* scheme = "http") {
+  if (host == "0.0.0.0" || host == "::") host = "localhost";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  std::string url = scheme;
+  url += "://";
+  url += host;
+  url += ":";
+  url += std::to_string(port);
+  return url;
+}
+
+// Binds with `bind` (which returns what to log), then runs until SIGINT or SIGTERM.
+int serve(hibiki::Server& server, const std::string& job,
+          const std::function<std::string()>& bind) {
   raise_descriptor_limit();
   try {
-    const std::uint16_t port = server.listen();
-    std::string shown_host = options.host;
-    if (shown_host == "0.0.0.0" || shown_host == "::") shown_host = "localhost";
-    if (shown_host.find(':') != std::string::npos) shown_host = "[" + shown_host + "]";
-    const char* scheme = options.tls_certificate_file.empty() ? "http" : "https";
-    hibiki::log(hibiki::LogLevel::info, "hibiki " + job + " listening on " + scheme + "://" +
-                                            shown_host + ":" + std::to_string(port));
+    hibiki::log(hibiki::LogLevel::info, "hibiki " + job + " listening on " + bind());
   } catch (const std::exception& error) {  // bind failures, unusable TLS files
     std::fprintf(stderr, "hibiki %s: %s\n", job.c_str(), error.what());
     return 1;
@@ -72,6 +83,11 @@ int serve(hibiki::Server& server, const hibiki::ServerOptions& options, const st
   running_server.store(nullptr);
   hibiki::log(hibiki::LogLevel::info, "hibiki " + job + " stopped");
   return status;
+}
+
+std::string listening_on(hibiki::Server& server, const hibiki::ServerOptions& options) {
+  const std::uint16_t port = server.listen();
+  return shown_url(options.host, port, options.tls_certificate_file.empty() ? "http" : "https");
 }
 
 }  // namespace
@@ -112,6 +128,25 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1.0, 1e6));
 
+  std::string gateway_config_path;
+  std::string gateway_host;
+  std::optional<std::uint16_t> gateway_port;
+  std::optional<std::uint16_t> gateway_management_port;
+  std::string gateway_registry;
+  hibiki::LogLevel gateway_log_level = hibiki::LogLevel::info;
+  CLI::App* gateway = app.add_subcommand(
+      "gateway", "API Gateway's WebSocket model: events to HTTP backends, @connections API");
+  gateway->add_option("--config", gateway_config_path, "the gateway's TOML file (docs/GATEWAY.md)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  gateway->add_option("--host", gateway_host, "WebSocket listen address (overrides the file)");
+  gateway->add_option("--port", gateway_port, "WebSocket port, 0: any free one (overrides)");
+  gateway->add_option("--management-port", gateway_management_port,
+                      "management API port, 0: any free one (overrides the file)");
+  gateway->add_option("--registry", gateway_registry,
+                      "SQLite file of connections and calls, :memory: (overrides the file)");
+  hibiki::cli::add_log_level_option(*gateway, gateway_log_level);
+
   hibiki::ServerOptions echo_options = hibiki::apps::echo_server_defaults();
   CLI::App* echo = app.add_subcommand("echo", "echo every message back (conformance, load tests)");
   hibiki::cli::add_server_options(*echo, echo_options);
@@ -126,9 +161,40 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "hibiki chat: %s\n", error.what());
       return 1;
     }
-    return serve(server, chat_options, "chat");
+    return serve(server, "chat", [&] { return listening_on(server, chat_options); });
+  }
+  if (gateway->parsed()) {
+    namespace gw = hibiki::apps::gateway;
+    std::string error;
+    std::optional<gw::GatewayConfig> config =
+        gw::load_gateway_config_file(gateway_config_path, error);
+    if (!config) {
+      std::fprintf(stderr, "hibiki gateway: %s: %s\n", gateway_config_path.c_str(), error.c_str());
+      return 1;
+    }
+    if (!gateway_host.empty()) config->host = gateway_host;
+    if (gateway_port) config->port = *gateway_port;
+    if (gateway_management_port) config->management.port = *gateway_management_port;
+    if (!gateway_registry.empty()) config->registry_path = gateway_registry;
+    hibiki::ServerOptions options = gw::gateway_server_options(*config);
+    options.log_level = gateway_log_level;
+    hibiki::Server server(options);
+    std::unique_ptr<gw::Gateway> running;
+    const std::string host = config->host;
+    const std::string management_host = config->management.host;
+    try {
+      running = std::make_unique<gw::Gateway>(server, std::move(*config));
+    } catch (const std::exception& failure) {
+      std::fprintf(stderr, "hibiki gateway: %s\n", failure.what());
+      return 1;
+    }
+    return serve(server, "gateway", [&] {
+      const auto [port, management_port] = running->listen();
+      return shown_url(host, port) + " (WebSocket and page), management API on " +
+             shown_url(management_host, management_port);
+    });
   }
   hibiki::Server server(echo_options);
   hibiki::apps::mount_echo(server);
-  return serve(server, echo_options, "echo");
+  return serve(server, "echo", [&] { return listening_on(server, echo_options); });
 }

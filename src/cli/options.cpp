@@ -121,7 +121,11 @@ void add_server_options(CLI::App& command, ServerOptions& options) {
       ->check(CLI::ExistingFile);
   add_seconds_option(command, "--tls-handshake-timeout", options.tls_handshake_timeout_ms,
                      "seconds to complete the TLS handshake");
-  add_choice_option(command, "--log-level", options.log_level,
+  add_log_level_option(command, options.log_level);
+}
+
+void add_log_level_option(CLI::App& command, LogLevel& level) {
+  add_choice_option(command, "--log-level", level,
                     {{"debug", LogLevel::debug},
                      {"info", LogLevel::info},
                      {"warn", LogLevel::warn},

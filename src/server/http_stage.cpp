@@ -313,14 +313,18 @@ void ServerCore::serve_http(Connection& c, const protocol::HttpRequest& request,
 void ServerCore::answer_http(Connection& c, const HttpResponse& response, bool head_only) {
   std::string head = "HTTP/1.1 " + std::to_string(response.status) + " " +
                      std::string(protocol::reason_phrase(response.status)) + "\r\n";
-  head += "Content-Type: " + response.content_type + "\r\n";
-  head += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
+  // 204 and 304 carry no body and so no Content-Length (RFC 9110 §8.6).
+  const bool bodiless = response.status == 204 || response.status == 304;
+  if (!bodiless) {
+    head += "Content-Type: " + response.content_type + "\r\n";
+    head += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
+  }
   for (const auto& [name, value] : response.headers)
     head += name + ": " + value + "\r\n";
   if (!c.keep_alive) head += "Connection: close\r\n";
   head += "\r\n";
   const std::span<const std::byte> body =
-      head_only ? std::span<const std::byte>{} : as_bytes(response.body);
+      head_only || bodiless ? std::span<const std::byte>{} : as_bytes(response.body);
   if (!write_raw(c, as_bytes(head), body, /*now=*/true)) return;
   if (!c.keep_alive) {
     start_draining(c);

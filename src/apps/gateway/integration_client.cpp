@@ -18,7 +18,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-namespace hibiki::gateway {
+namespace hibiki::apps::gateway {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -443,4 +443,4 @@ std::size_t IntegrationClient::in_flight() const {
   return state_->transfers.size();
 }
 
-}  // namespace hibiki::gateway
+}  // namespace hibiki::apps::gateway

@@ -13,7 +13,7 @@
 
 #include "apps/gateway/reactor.hpp"
 
-namespace hibiki::gateway {
+namespace hibiki::apps::gateway {
 
 struct IntegrationLimits {
   // Calls waiting for a response at once; past it post() fails the call (without blocking).
@@ -76,4 +76,4 @@ class IntegrationClient {
   std::unique_ptr<State> state_;
 };
 
-}  // namespace hibiki::gateway
+}  // namespace hibiki::apps::gateway

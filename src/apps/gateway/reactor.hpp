@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <functional>
 
-namespace hibiki::gateway {
+namespace hibiki::apps::gateway {
 
 // What the integration client needs from an event loop. Implemented over hibiki::Server.
 class Reactor {
@@ -25,4 +25,4 @@ class Reactor {
   virtual void cancel_timer(std::uint64_t id) = 0;
 };
 
-}  // namespace hibiki::gateway
+}  // namespace hibiki::apps::gateway

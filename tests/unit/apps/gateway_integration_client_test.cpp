@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-namespace hibiki::gateway {
+namespace hibiki::apps::gateway {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -495,4 +495,4 @@ TEST_F(IntegrationClientTest, a_done_callback_may_destroy_the_client) {
 }
 
 }  // namespace
-}  // namespace hibiki::gateway
+}  // namespace hibiki::apps::gateway

@@ -1,0 +1,349 @@
+// The gateway's WebSocket side: upgrades decided by $connect, messages routed to their
+// integration, $disconnect after every close, and the idle and lifetime limits.
+#include "apps/gateway/gateway_app.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "apps/gateway/error_frame.hpp"
+#include "apps/gateway/gateway_client.hpp"
+#include "apps/gateway/gateway_ids.hpp"
+#include "apps/gateway/headers.hpp"
+#include "apps/gateway/integration_response.hpp"
+#include "apps/gateway/lambda_event.hpp"
+#include "apps/gateway/route_selection.hpp"
+#include "hibiki/log.hpp"
+#include "hibiki/static_files.hpp"
+
+// Generated from web/ at build time (cmake/embed_assets.cmake).
+std::span<const hibiki::StaticAsset> hibiki_chat_web_assets();
+
+namespace hibiki::apps::gateway {
+
+namespace {
+
+constexpr std::uint32_t kSweepIntervalMs = 1000;
+
+// "1.2.3.4:5678" or "[::1]:5678" -> the address alone, as requestContext.identity.sourceIp.
+std::string ip_of(std::string_view address) {
+  const std::size_t colon = address.rfind(':');
+  std::string_view ip = colon == std::string_view::npos ? address : address.substr(0, colon);
+  if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+  return std::string(ip);
+}
+
+}  // namespace
+
+// What every event says about its connection and this request. Views into `client`.
+EventContext Gateway::event_context(const Client& client, std::string_view route_key,
+                                    std::int64_t request_time_ms, std::string_view request_id,
+                                    std::string_view extended_request_id) const {
+  return {.connection_id = client.connection_id,
+          .route_key = route_key,
+          .stage = config_.stage,
+          .api_id = config_.api_id,
+          .domain_name = client.domain_name,
+          .connected_at_ms = client.connected_at_ms,
+          .request_time_ms = request_time_ms,
+          .request_id = request_id,
+          .extended_request_id = extended_request_id,
+          .source_ip = client.source_ip,
+          .user_agent = client.user_agent};
+}
+
+namespace {
+
+MessageKind kind_of(std::string_view bytes) {
+  return simdjson::validate_utf8(bytes.data(), bytes.size()) ? MessageKind::text
+                                                             : MessageKind::binary;
+}
+
+}  // namespace
+
+ServerOptions gateway_server_options(const GatewayConfig& config) {
+  std::uint32_t longest_connect_ms = 0;
+  if (const RouteConfig* connect = config.find_route(kConnectRoute)) {
+    longest_connect_ms = connect->timeout_ms;
+  }
+  return ServerOptions{
+      .threads = 1,
+      .host = config.host,
+      .port = config.port,
+      .max_message_bytes = config.limits.max_message_bytes,
+      .max_frame_bytes = config.limits.max_frame_bytes,
+      // A client whose buffer is full makes PostToConnection answer 429, as API Gateway does.
+      .backpressure_policy = BackpressurePolicy::drop,
+      // The upgrade waits for $connect's integration, which has its own timeout.
+      .handshake_timeout_ms = std::max<std::uint32_t>(10'000, longest_connect_ms + 1'000),
+      // API Gateway does not ping; the gateway applies its own idle limit (sweep()).
+      .idle_timeout_ms = 0,
+      .max_connections_per_ip = 0,
+  };
+}
+
+Gateway::Gateway(Server& server, GatewayConfig config)
+    : server_(server), config_(std::move(config)), reactor_(server) {
+  std::string error;
+  auto registry = store::ConnectionRegistry::open(config_.registry_path, error);
+  if (!registry) throw std::runtime_error("gateway registry: " + error);
+  registry_ = std::make_unique<store::ConnectionRegistry>(std::move(*registry));
+  if (registry_->recovered_on_open() > 0) {
+    log(LogLevel::warn, "gateway registry: " + std::to_string(registry_->recovered_on_open()) +
+                            " connection(s) left open by the previous run marked closed (1006)");
+  }
+  integrations_ = std::make_unique<IntegrationClient>(reactor_);
+  connect_tokens_ = config_.limits.new_connections_per_second;
+  connect_refill_ms_ = epoch_ms();
+
+  server_.ws(
+      "*", {.on_upgrade = [this](PendingUpgrade upgrade,
+                                 const HttpRequestView& request) { on_upgrade(upgrade, request); },
+            .on_open = [this](WebSocket ws) { on_open(ws); },
+            .on_message = [this](WebSocket ws, std::string_view message,
+                                 MessageKind kind) { on_message(ws, message, kind); },
+            .on_close = [this](WebSocket ws, std::uint16_t code,
+                               std::string_view reason) { on_close(ws, code, reason); }});
+  // The WebSocket port also serves the chat page (it falls back to the talk's JSON against a
+  // backend that only speaks that); the management port serves the @connections API.
+  HttpHandler page = serve_assets(hibiki_chat_web_assets());
+  auto management = [this](const HttpRequestView& request, HttpResponse& response) {
+    serve_management(request, response);
+  };
+  server_.get("*",
+              [this, page, management](const HttpRequestView& request, HttpResponse& response) {
+                if (request.local_port() == management_port_) {
+                  management(request, response);
+                } else {
+                  page(request, response);
+                }
+              });
+  for (const char* method : {"POST", "PUT", "DELETE"}) {
+    server_.route(method, "*",
+                  [this, management](const HttpRequestView& request, HttpResponse& response) {
+                    if (request.local_port() == management_port_) {
+                      management(request, response);
+                    } else {
+                      response.status = 404;
+                      response.body = "Not Found\n";
+                    }
+                  });
+  }
+  sweep_timer_ = server_.set_timer(kSweepIntervalMs, [this] { sweep(); });
+}
+
+Gateway::~Gateway() {
+  server_.cancel_timer(sweep_timer_);
+}
+
+std::pair<std::uint16_t, std::uint16_t> Gateway::listen() {
+  const std::uint16_t port = server_.listen();
+  management_port_ = server_.listen(config_.management.host, config_.management.port);
+  return {port, management_port_};
+}
+
+bool Gateway::within_connection_rate() {
+  const double rate = config_.limits.new_connections_per_second;
+  if (rate == 0) return true;
+  const std::int64_t now = epoch_ms();
+  connect_tokens_ =
+      std::min(rate, connect_tokens_ + rate * static_cast<double>(now - connect_refill_ms_) / 1000);
+  connect_refill_ms_ = now;
+  if (connect_tokens_ < 1) return false;
+  connect_tokens_ -= 1;
+  return true;
+}
+
+Gateway::Client* Gateway::open_client(std::string_view connection_id) {
+  auto found = by_connection_id_.find(std::string(connection_id));
+  return found == by_connection_id_.end() ? nullptr : found->second;
+}
+
+void Gateway::on_upgrade(PendingUpgrade upgrade, const HttpRequestView& request) {
+  if (request.local_port() == management_port_) {
+    upgrade.reject(404, "Not Found\n");
+    return;
+  }
+  if (!within_connection_rate()) {
+    log(LogLevel::warn, "gateway: upgrade refused with 429, over " +
+                            std::to_string(config_.limits.new_connections_per_second) +
+                            " new connections per second");
+    upgrade.reject(429, "Too Many Requests\n");
+    return;
+  }
+  const std::uint64_t socket_id = upgrade.id();
+  auto client = std::make_unique<Client>();
+  client->connection_id = new_connection_id();
+  client->connected_at_ms = epoch_ms();
+  client->last_active_ms = client->connected_at_ms;
+  client->source_ip = ip_of(request.remote_address());
+  client->user_agent = std::string(request.header("User-Agent").value_or(""));
+  client->domain_name = config_.domain_name.empty()
+                            ? std::string(request.header("Host").value_or(""))
+                            : config_.domain_name;
+  Client& c = *client;
+  clients_[socket_id] = std::move(client);
+
+  const RouteConfig* route = config_.find_route(kConnectRoute);
+  if (route == nullptr) {
+    upgrade.accept();
+    return;
+  }
+  HeaderList headers;
+  for (const auto& [name, value] : request.headers())
+    headers.emplace_back(name, value);
+  const std::string request_id = new_request_id();
+  const std::string extended_id = new_request_id();
+  const ConnectEvent event{
+      .context = event_context(c, kConnectRoute, c.connected_at_ms, request_id, extended_id),
+      .headers = headers,
+      .query = request.query()};
+  invoke(*route, c.connection_id, request_id, connect_event_json(event),
+         [this, upgrade, socket_id](const IntegrationResponse& response) {
+           if (!upgrade.is_pending()) {  // the client went away while the backend decided
+             clients_.erase(socket_id);
+             return;
+           }
+           if (!response.error.empty()) {
+             upgrade.reject(500, "Internal server error\n");
+             clients_.erase(socket_id);
+             return;
+           }
+           const IntegrationResult result =
+               parse_integration_response(response.http_status, response.body);
+           if (result.status < 200 || result.status > 299) {
+             int status = config_.connect_refusal_status != 0 ? config_.connect_refusal_status
+                                                              : result.status;
+             if (status < 400 || status > 599) status = 502;  // not an answer a client can get
+             upgrade.reject(status, result.body);
+             clients_.erase(socket_id);
+             return;
+           }
+           upgrade.accept(find_header(result.headers, "Sec-WebSocket-Protocol").value_or(""));
+         });
+}
+
+void Gateway::on_open(WebSocket ws) {
+  auto found = clients_.find(ws.id());
+  if (found == clients_.end()) {
+    ws.close(close_code::kInternalError, "no such connection");
+    return;
+  }
+  Client& c = *found->second;
+  c.ws = ws;
+  ws.set_user_data(&c);
+  by_connection_id_[c.connection_id] = &c;
+  if (!registry_->add_connection({.connection_id = c.connection_id,
+                                  .source_ip = c.source_ip,
+                                  .user_agent = c.user_agent,
+                                  .connected_at_ms = c.connected_at_ms})) {
+    log(LogLevel::error, "gateway registry: " + registry_->last_error());
+  }
+  log(LogLevel::info, "gateway: connection " + c.connection_id + " from " + c.source_ip);
+}
+
+void Gateway::on_message(WebSocket ws, std::string_view message, MessageKind kind) {
+  auto* c = static_cast<Client*>(ws.user_data());
+  if (c == nullptr) return;
+  const std::int64_t now = epoch_ms();
+  c->last_active_ms = now;
+  registry_->touch(c->connection_id, now);
+  const RouteChoice choice = select_route(config_.route_selector, message, config_.route_table,
+                                          kind == MessageKind::binary);
+  const std::string request_id = new_request_id();
+  if (choice.outcome == RouteChoice::Outcome::no_route) {
+    ws.send(aws_error_frame(kForbiddenMessage, c->connection_id, request_id));
+    return;
+  }
+  const RouteConfig* route = config_.find_route(choice.route_key);
+  if (route == nullptr) return;  // select_route only picks configured keys
+  const std::string extended_id = new_request_id();
+  const std::string message_id = new_request_id();
+  const MessageEvent event{.context = event_context(*c, route->key, now, request_id, extended_id),
+                           .message_id = message_id,
+                           .body = message,
+                           .binary = kind == MessageKind::binary};
+  invoke(*route, c->connection_id, request_id, message_event_json(event),
+         [this, id = c->connection_id, request_id,
+          two_way = route->route_response](const IntegrationResponse& response) {
+           Client* client = open_client(id);
+           if (client == nullptr) return;
+           // A backend that failed (no answer, or a server error of its own) leaves the client
+           // API Gateway's "Internal server error" frame.
+           if (!response.error.empty() || response.http_status >= 500) {
+             client->ws.send(aws_error_frame(kInternalServerErrorMessage, id, request_id));
+             return;
+           }
+           if (!two_way) return;
+           const IntegrationResult result =
+               parse_integration_response(response.http_status, response.body);
+           if (!result.body.empty()) client->ws.send(result.body, kind_of(result.body));
+         });
+}
+
+void Gateway::on_close(WebSocket ws, std::uint16_t code, std::string_view reason) {
+  auto* c = static_cast<Client*>(ws.user_data());
+  if (c == nullptr) return;
+  const std::int64_t now = epoch_ms();
+  if (!registry_->mark_disconnected(c->connection_id, code, reason, now)) {
+    log(LogLevel::error, "gateway registry: " + registry_->last_error());
+  }
+  by_connection_id_.erase(c->connection_id);
+  log(LogLevel::info, "gateway: connection " + c->connection_id + " closed " +
+                          std::to_string(code) + " " + std::string(reason));
+  // $disconnect always fires, best effort: nobody is left to hear of a failure.
+  if (const RouteConfig* route = config_.find_route(kDisconnectRoute)) {
+    const std::string request_id = new_request_id();
+    const std::string extended_id = new_request_id();
+    const DisconnectEvent event{
+        .context = event_context(*c, kDisconnectRoute, now, request_id, extended_id),
+        .status_code = code,
+        .reason = reason};
+    invoke(*route, c->connection_id, request_id, disconnect_event_json(event),
+           [](const IntegrationResponse&) {});
+  }
+  clients_.erase(ws.id());
+}
+
+void Gateway::invoke(const RouteConfig& route, const std::string& connection_id,
+                     const std::string& request_id, std::string event,
+                     std::function<void(const IntegrationResponse&)> done) {
+  integrations_->post(
+      route.integration, std::move(event), {}, route.timeout_ms,
+      [this, route_key = route.key, connection_id, request_id,
+       done = std::move(done)](const IntegrationResponse& response) {
+        const std::string outcome = response.error.empty()
+                                        ? "HTTP " + std::to_string(response.http_status)
+                                        : response.error;
+        log(response.error.empty() && response.http_status < 500 ? LogLevel::info : LogLevel::warn,
+            "gateway: " + route_key + " connection " + connection_id + " request " + request_id +
+                ": " + outcome + " in " + std::to_string(response.elapsed_ms) + " ms");
+        registry_->record_call({.request_id = request_id,
+                                .connection_id = connection_id,
+                                .route_key = route_key,
+                                .status = response.http_status,
+                                .latency_ms = response.elapsed_ms,
+                                .at_ms = epoch_ms(),
+                                .error = response.error});
+        done(response);
+      });
+}
+
+void Gateway::sweep() {
+  const std::int64_t now = epoch_ms();
+  const GatewayLimits& limits = config_.limits;
+  for (const auto& [id, client] : by_connection_id_) {
+    const bool idle = limits.idle_timeout_s != 0 &&
+                      now - client->last_active_ms >= std::int64_t{limits.idle_timeout_s} * 1000;
+    const bool expired =
+        limits.max_duration_s != 0 &&
+        now - client->connected_at_ms >= std::int64_t{limits.max_duration_s} * 1000;
+    // on_close runs at the end of the loop turn, so closing here leaves the map intact.
+    if (idle || expired) client->ws.close(close_code::kGoingAway, "Going away");
+  }
+  if (!registry_->flush()) log(LogLevel::error, "gateway registry: " + registry_->last_error());
+  sweep_timer_ = server_.set_timer(kSweepIntervalMs, [this] { sweep(); });
+}
+
+}  // namespace hibiki::apps::gateway

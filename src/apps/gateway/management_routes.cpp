@@ -1,0 +1,138 @@
+// The gateway's management API on its own listener: @connections (PostToConnection,
+// GetConnection, DeleteConnection) answered as API Gateway does, errors included, plus the
+// @topics extension that broadcasts with one call. Callers are checked first: a bearer token,
+// a SigV4 signature, or a loopback address, as the config says.
+#include <simdjson.h>
+
+#include "apps/gateway/gateway_app.hpp"
+#include "apps/gateway/gateway_client.hpp"
+#include "apps/gateway/gateway_ids.hpp"
+#include "apps/gateway/headers.hpp"
+#include "apps/gateway/management_api.hpp"
+#include "apps/gateway/sigv4.hpp"
+#include "hibiki/log.hpp"
+
+namespace hibiki::apps::gateway {
+namespace {
+
+bool is_loopback(std::string_view address) {
+  return address.starts_with("127.") || address.starts_with("[::1]:");
+}
+
+void answer_error(HttpResponse& response, AwsErrorKind kind, std::string_view message = {}) {
+  const AwsError error = aws_error(kind, message);
+  response.status = error.status;
+  response.body = error.body;
+  response.headers.emplace_back("x-amzn-ErrorType", std::string(error.error_type));
+}
+
+}  // namespace
+
+bool Gateway::authorized(const HttpRequestView& request, HttpResponse& response) {
+  const ManagementConfig& config = config_.management;
+  const std::optional<std::string_view> authorization = request.header("Authorization");
+  const bool loopback = is_loopback(request.remote_address());
+  if (authorization && is_sigv4_authorization(*authorization)) {
+    if (config.sigv4_secret_access_key.empty()) {
+      // An AWS SDK signs every call; with no secret to check against, trust only this machine.
+      if (loopback) return true;
+      answer_error(response, AwsErrorKind::forbidden);
+      return false;
+    }
+    const std::optional<SigV4Authorization> parsed = parse_sigv4_authorization(*authorization);
+    if (!parsed || (!config.sigv4_access_key_id.empty() &&
+                    parsed->access_key_id != config.sigv4_access_key_id)) {
+      answer_error(response, AwsErrorKind::forbidden);
+      return false;
+    }
+    HeaderList headers;
+    for (const auto& [name, value] : request.headers())
+      headers.emplace_back(name, value);
+    const SigV4Status status = check_sigv4(request.method(), request.path(), request.query(),
+                                           headers, request.body(), config.sigv4_secret_access_key);
+    if (status != SigV4Status::ok) {
+      log(LogLevel::warn, std::string("gateway management: SigV4 refused: ") + to_string(status) +
+                              " from " + request.remote_address());
+      answer_error(response, AwsErrorKind::invalid_signature);
+      return false;
+    }
+    return true;
+  }
+  if (!config.token.empty()) {
+    if (authorization && *authorization == "Bearer " + config.token) return true;
+    answer_error(response, authorization ? AwsErrorKind::forbidden
+                                         : AwsErrorKind::missing_authentication_token);
+    return false;
+  }
+  if (loopback) return true;
+  answer_error(response, AwsErrorKind::forbidden);
+  return false;
+}
+
+void Gateway::serve_management(const HttpRequestView& request, HttpResponse& response) {
+  response.content_type = "application/json";
+  response.headers.emplace_back("x-amzn-RequestId", new_request_id());
+  if (!authorized(request, response)) return;
+  const ManagementRequest parsed =
+      parse_management_request(request.method(), request.path(), config_.stage);
+  if (parsed.kind == ManagementAction::invalid) {
+    answer_error(response, parsed.error, parsed.error_message);
+    return;
+  }
+  const std::string_view body = request.body();
+  const MessageKind kind =
+      simdjson::validate_utf8(body.data(), body.size()) ? MessageKind::text : MessageKind::binary;
+  response.status = success_status(parsed.kind);
+  if (parsed.kind == ManagementAction::publish_topic) {
+    if (body.size() > config_.limits.max_message_bytes) {
+      answer_error(response, AwsErrorKind::payload_too_large);
+      return;
+    }
+    const std::size_t delivered = server_.publish(parsed.topic, body, kind);
+    response.body = R"({"delivered":)" + std::to_string(delivered) + "}";
+    return;
+  }
+  Client* client = open_client(parsed.connection_id);
+  if (client == nullptr) {
+    answer_error(response, AwsErrorKind::gone);
+    return;
+  }
+  switch (parsed.kind) {
+    case ManagementAction::post_to_connection:
+      if (body.size() > config_.limits.max_message_bytes) {
+        answer_error(response, AwsErrorKind::payload_too_large);
+        return;
+      }
+      switch (client->ws.send(body, kind)) {
+        case SendStatus::sent:
+          client->last_active_ms = epoch_ms();
+          registry_->touch(client->connection_id, client->last_active_ms);
+          break;
+        case SendStatus::dropped:  // the client's send buffer is full
+          answer_error(response, AwsErrorKind::limit_exceeded);
+          break;
+        case SendStatus::closed:
+          answer_error(response, AwsErrorKind::gone);
+          break;
+      }
+      return;
+    case ManagementAction::get_connection:
+      response.body = get_connection_body(client->connected_at_ms, client->source_ip,
+                                          client->user_agent, client->last_active_ms);
+      return;
+    case ManagementAction::delete_connection:
+      client->ws.close(close_code::kNormal);
+      return;
+    case ManagementAction::subscribe_topic:
+      client->ws.subscribe(parsed.topic);
+      return;
+    case ManagementAction::unsubscribe_topic:
+      client->ws.unsubscribe(parsed.topic);
+      return;
+    case ManagementAction::publish_topic:
+    case ManagementAction::invalid:
+      return;  // handled above
+  }
+}
+
+}  // namespace hibiki::apps::gateway
