@@ -84,10 +84,6 @@ struct Connection {
   bool peer_hung_up : 1 = false;  // epoll reported the peer's FIN or an error: read to EOF
   bool compressed : 1 = false;    // permessage-deflate agreed (state in extras->compression)
 
-  SendQueue& out() {
-    if (!queue) queue = std::make_unique<SendQueue>();
-    return *queue;
-  }
   [[nodiscard]] bool has_queued() const { return queue && !queue->empty(); }
   [[nodiscard]] std::size_t buffered() const { return queue ? queue->size() : 0; }
   ConnectionExtras& more() {

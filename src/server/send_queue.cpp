@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstring>
+#include <memory>
 
 #include "net/socket.hpp"
 
@@ -16,6 +18,26 @@ constexpr int kMaxIovecs = 64;
 // Buffers that grew past these during a burst are given back once the queue is empty.
 constexpr std::size_t kKeepOwnedCapacity = 16 * 1024;
 constexpr std::size_t kKeepSegmentCapacity = 64;
+
+// Copies up to kGatherBytes of the iovecs into one per-thread buffer and writes that; a larger
+// batch goes out as it is.
+constexpr std::size_t kGatherBytes = 64 * 1024;
+
+long write_gathered(int fd, const iovec* iov, int count) {
+  thread_local std::unique_ptr<std::byte[]> buffer;
+  std::size_t total = 0;
+  for (int i = 0; i < count; ++i)
+    total += iov[i].iov_len;
+  if (total > kGatherBytes) return net::writev_some(fd, iov, count);
+  if (!buffer) buffer.reset(new std::byte[kGatherBytes]);
+  std::byte* out = buffer.get();
+  for (int i = 0; i < count; ++i) {
+    std::memcpy(out, iov[i].iov_base, iov[i].iov_len);
+    out += iov[i].iov_len;
+  }
+  const iovec one{buffer.get(), total};
+  return net::writev_some(fd, &one, 1);
+}
 
 }  // namespace
 
@@ -57,8 +79,15 @@ int SendQueue::flush(int fd, net::TlsSession* tls) {
       iov[count].iov_len = s.end - s.begin;
       ++count;
     }
-    const long written =
-        tls != nullptr ? tls->write(iov.data(), count) : net::writev_some(fd, iov.data(), count);
+    long written;
+    if (tls == nullptr && count > 1) {
+      // Many small frames (a burst of broadcasts) go out as one contiguous buffer: the kernel's
+      // per-iovec cost on loopback outweighs copying a few KiB here.
+      written = write_gathered(fd, iov.data(), count);
+    } else {
+      written =
+          tls != nullptr ? tls->write(iov.data(), count) : net::writev_some(fd, iov.data(), count);
+    }
     if (written < 0) return static_cast<int>(written);
     std::size_t offered = 0;
     for (int i = 0; i < count; ++i)

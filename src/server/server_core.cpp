@@ -380,7 +380,7 @@ void ServerCore::flush(Connection& c) {
       return;
     }
   }
-  c.queue.reset();
+  release_queue(c);
   if (c.state == ConnectionState::draining && !c.write_shut) {
     shut_write(c);
   }
@@ -388,6 +388,27 @@ void ServerCore::flush(Connection& c) {
     c.backpressured = false;
     if (auto& on_drain = routes_.ws_handlers[c.route].on_drain) on_drain(handle(c));
   }
+}
+
+server::SendQueue& ServerCore::out(Connection& c) {
+  if (!c.queue) {
+    if (spare_queues_.empty()) {
+      c.queue = std::make_unique<server::SendQueue>();
+    } else {
+      c.queue = std::move(spare_queues_.back());
+      spare_queues_.pop_back();
+    }
+  }
+  return *c.queue;
+}
+
+void ServerCore::release_queue(Connection& c) {
+  if (!c.queue) return;
+  if (c.queue->empty() && c.queue->owned_capacity() <= kMaxSpareQueueBytes &&
+      spare_queues_.size() < kMaxSpareQueues) {
+    spare_queues_.push_back(std::move(c.queue));
+  }
+  c.queue.reset();
 }
 
 void ServerCore::flush_dirty() {
@@ -481,6 +502,7 @@ void ServerCore::reclaim() {
     // Best effort for bytes queued this turn (a close frame answering a peer that already
     // sent its FIN): the socket may still take them.
     if (c.has_queued()) c.queue->flush(c.fd.get(), c.tls());
+    release_queue(c);
     loop_.timers().disarm(c.slot);
     group_.admission().release(c.peer.ip);
     // close(2) also removes the fd from epoll; stale events carry the old generation.

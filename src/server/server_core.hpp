@@ -149,6 +149,10 @@ class ServerCore final : public net::LoopHandler {
   bool write_raw(server::Connection& c, std::span<const std::byte> head,
                  std::span<const std::byte> body = {}, bool now = false);
   void mark_dirty(server::Connection& c);
+  // The connection's send queue, from the loop's spares when it has none.
+  server::SendQueue& out(server::Connection& c);
+  // Gives an emptied queue back to the spares (or frees it): a quiet connection holds none.
+  void release_queue(server::Connection& c);
   void flush(server::Connection& c);
   void flush_dirty();
   // Whether one more frame of frame_bytes may be queued; applies the backpressure policy.
@@ -185,6 +189,11 @@ class ServerCore final : public net::LoopHandler {
   std::vector<std::uint32_t> graveyard_;
   std::vector<std::uint32_t> resume_reads_;
   std::vector<std::uint32_t> dirty_;  // connections with bytes queued this turn
+  // Emptied send queues kept for the next burst: a broadcast to 1,000 quiet connections would
+  // otherwise allocate and free 1,000 queues per message.
+  static constexpr std::size_t kMaxSpareQueues = 4096;
+  static constexpr std::size_t kMaxSpareQueueBytes = 4096;  // owned capacity a spare may keep
+  std::vector<std::unique_ptr<server::SendQueue>> spare_queues_;
   std::vector<std::uint32_t> flushing_;
   std::size_t live_connections_ = 0;
   ServerStats stats_;

@@ -241,14 +241,14 @@ bool ServerCore::write_raw(Connection& c, std::span<const std::byte> head,
     const std::size_t sent = written < 0 ? 0 : static_cast<std::size_t>(written);
     if (sent >= head.size() + body.size()) return true;
     if (sent < head.size()) {
-      c.out().push(head.subspan(sent), body);
+      out(c).push(head.subspan(sent), body);
     } else {
-      c.out().push(body.subspan(sent - head.size()));
+      out(c).push(body.subspan(sent - head.size()));
     }
     mark_dirty(c);
     return true;
   }
-  c.out().push(head, body);
+  out(c).push(head, body);
   mark_dirty(c);
   return true;
 }
@@ -362,7 +362,7 @@ std::size_t ServerCore::publish_local(std::string_view topic_name, std::string_v
           }
         }
         if (frame.get()) {
-          c->out().push(frame.get());
+          out(*c).push(frame.get());
           mark_dirty(*c);
           continue;
         }
@@ -375,7 +375,7 @@ std::size_t ServerCore::publish_local(std::string_view topic_name, std::string_v
       }
     }
     if (!plain.get()) plain = make_frame(opcode, as_bytes(message), /*compressed=*/false);
-    c->out().push(plain.get());
+    out(*c).push(plain.get());
     mark_dirty(*c);
   }
   stats_.messages_sent += queued;

@@ -26,8 +26,13 @@ struct ReceivedFrame {
 
 class TestClient {
  public:
-  explicit TestClient(std::uint16_t port) {
+  // receive_buffer_bytes > 0 sets SO_RCVBUF before connecting (the kernel doubles it), so a
+  // client that does not read fills up after a few KiB.
+  explicit TestClient(std::uint16_t port, int receive_buffer_bytes = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (receive_buffer_bytes > 0) {
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof receive_buffer_bytes);
+    }
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);
