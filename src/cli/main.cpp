@@ -1,5 +1,6 @@
 // The `hibiki` program: parses the command line, builds the server for the chosen job, handles
 // SIGINT/SIGTERM as a graceful stop, and reports where it listens.
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -93,6 +94,10 @@ std::string listening_on(hibiki::Server& server, const hibiki::ServerOptions& op
 }  // namespace
 
 int main(int argc, char** argv) {
+  // glibc returns freed memory at the top of the heap to the kernel past 128 KiB by default; a
+  // server that frees and reallocates message buffers all the time then pays page faults on
+  // every burst. Keep up to 32 MiB for reuse instead.
+  ::mallopt(M_TRIM_THRESHOLD, 32 << 20);
   CLI::App app{"hibiki: a WebSocket server (RFC 6455)", "hibiki"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "hibiki 0.1.0");
@@ -169,7 +174,7 @@ int main(int argc, char** argv) {
     std::optional<gw::GatewayConfig> config =
         gw::load_gateway_config_file(gateway_config_path, error);
     if (!config) {
-      std::fprintf(stderr, "hibiki gateway: %s: %s\n", gateway_config_path.c_str(), error.c_str());
+      std::fprintf(stderr, "hibiki gateway: %s\n", error.c_str());  // names the file
       return 1;
     }
     if (!gateway_host.empty()) config->host = gateway_host;

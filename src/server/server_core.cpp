@@ -515,10 +515,7 @@ void ServerCore::reclaim() {
 }
 
 bool ServerCore::before_sleep() {
-  if (!app_timers_.empty()) {
-    const std::uint64_t next = run_due_timers();
-    if (next != UINT64_MAX) loop_.sleep_until(next);
-  }
+  if (!app_timers_.empty()) run_due_timers();
   if (!resume_reads_.empty()) {
     std::vector<std::uint32_t> pending;
     pending.swap(resume_reads_);
@@ -540,6 +537,13 @@ bool ServerCore::before_sleep() {
     snapshot_ = stats_;
   }
   if (stopping_ && live_connections_ == 0) return false;
+  if (!app_timers_.empty()) {
+    // Handlers that ran above (on_close, say) may have set timers: sleep no longer than the
+    // next one, and not at all when it is already due.
+    const std::uint64_t next = next_timer_deadline();
+    if (next <= net::EventLoop::monotonic_ms()) return true;
+    if (next != UINT64_MAX) loop_.sleep_until(next);
+  }
   return !resume_reads_.empty() || !dirty_.empty();
 }
 

@@ -133,6 +133,7 @@ class ServerCore final : public net::LoopHandler {
   void run_watch(int fd, std::uint32_t events);
   // Runs the application timers that are due; returns the next deadline (UINT64_MAX: none).
   std::uint64_t run_due_timers();
+  std::uint64_t next_timer_deadline();
 
   // WebSocket stage (websocket_stage.cpp)
   void handle_frames(server::Connection& c, std::span<std::byte> bytes);

@@ -77,6 +77,10 @@ std::uint64_t ServerCore::run_due_timers() {
     ++run;
     callback();
   }
+  return next_timer_deadline();
+}
+
+std::uint64_t ServerCore::next_timer_deadline() {
   // Drop cancelled entries from the top so the next deadline is a live one.
   while (!app_timer_heap_.empty() && !app_timers_.contains(app_timer_heap_.front().second)) {
     std::pop_heap(app_timer_heap_.begin(), app_timer_heap_.end(), kSoonestFirst);

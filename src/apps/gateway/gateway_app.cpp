@@ -5,6 +5,9 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <optional>
+#include <random>
 #include <stdexcept>
 
 #include "apps/gateway/error_frame.hpp"
@@ -55,6 +58,34 @@ EventContext Gateway::event_context(const Client& client, std::string_view route
 
 namespace {
 
+// API Gateway's disconnectReason when the close frame carried none.
+std::string_view default_close_reason(std::uint16_t code) {
+  switch (code) {
+    case close_code::kNoStatus:
+      return "Client-side close frame status not set";
+    case close_code::kAbnormal:
+      return "Connection closed abnormally";
+    case close_code::kNormal:
+      return "Connection Closed Normally";
+    default:
+      return {};
+  }
+}
+
+// "Root=1-<epoch seconds in hex>-<24 hex digits>", the X-Ray trace header's shape.
+std::string new_trace_id(std::int64_t now_ms) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "Root=1-";
+  char seconds[16];
+  std::snprintf(seconds, sizeof seconds, "%08llx", static_cast<unsigned long long>(now_ms / 1000));
+  id += seconds;
+  id += '-';
+  std::random_device random;
+  for (int i = 0; i < 24; ++i)
+    id += kHex[random() & 15];
+  return id;
+}
+
 MessageKind kind_of(std::string_view bytes) {
   return simdjson::validate_utf8(bytes.data(), bytes.size()) ? MessageKind::text
                                                              : MessageKind::binary;
@@ -71,6 +102,9 @@ ServerOptions gateway_server_options(const GatewayConfig& config) {
       .threads = 1,
       .host = config.host,
       .port = config.port,
+      // Bodies past the message limit get the management API's own 413 (PayloadTooLarge).
+      .max_http_body_bytes =
+          std::max<std::size_t>(1u << 20, std::size_t{config.limits.max_message_bytes} * 2),
       .max_message_bytes = config.limits.max_message_bytes,
       .max_frame_bytes = config.limits.max_frame_bytes,
       // A client whose buffer is full makes PostToConnection answer 429, as API Gateway does.
@@ -119,7 +153,7 @@ Gateway::Gateway(Server& server, GatewayConfig config)
                   page(request, response);
                 }
               });
-  for (const char* method : {"POST", "PUT", "DELETE"}) {
+  for (const char* method : {"POST", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
     server_.route(method, "*",
                   [this, management](const HttpRequestView& request, HttpResponse& response) {
                     if (request.local_port() == management_port_) {
@@ -193,10 +227,14 @@ void Gateway::on_upgrade(PendingUpgrade upgrade, const HttpRequestView& request)
   HeaderList headers;
   for (const auto& [name, value] : request.headers())
     headers.emplace_back(name, value);
+  // What API Gateway's front end adds on the way to the integration.
+  headers.emplace_back("X-Amzn-Trace-Id", new_trace_id(c.connected_at_ms));
+  headers.emplace_back("X-Forwarded-For", c.source_ip);
+  headers.emplace_back("X-Forwarded-Port", std::to_string(request.local_port()));
+  headers.emplace_back("X-Forwarded-Proto", "http");
   const std::string request_id = new_request_id();
-  const std::string extended_id = new_request_id();
   const ConnectEvent event{
-      .context = event_context(c, kConnectRoute, c.connected_at_ms, request_id, extended_id),
+      .context = event_context(c, kConnectRoute, c.connected_at_ms, request_id, request_id),
       .headers = headers,
       .query = request.query()};
   invoke(*route, c.connection_id, request_id, connect_event_json(event),
@@ -220,7 +258,11 @@ void Gateway::on_upgrade(PendingUpgrade upgrade, const HttpRequestView& request)
              clients_.erase(socket_id);
              return;
            }
-           upgrade.accept(find_header(result.headers, "Sec-WebSocket-Protocol").value_or(""));
+           // From a Lambda-proxy result's headers, or a plain answer's own.
+           std::optional<std::string_view> protocol =
+               find_header(result.headers, "Sec-WebSocket-Protocol");
+           if (!protocol) protocol = find_header(response.headers, "Sec-WebSocket-Protocol");
+           upgrade.accept(protocol.value_or(""));
          });
 }
 
@@ -249,6 +291,11 @@ void Gateway::on_message(WebSocket ws, std::string_view message, MessageKind kin
   const std::int64_t now = epoch_ms();
   c->last_active_ms = now;
   registry_->touch(c->connection_id, now);
+  if (kind == MessageKind::binary && config_.profile == Profile::aws) {
+    // API Gateway's WebSocket APIs take text frames only.
+    ws.close(close_code::kUnsupportedData, "Binary frames are not supported");
+    return;
+  }
   const RouteChoice choice = select_route(config_.route_selector, message, config_.route_table,
                                           kind == MessageKind::binary);
   const std::string request_id = new_request_id();
@@ -258,9 +305,8 @@ void Gateway::on_message(WebSocket ws, std::string_view message, MessageKind kin
   }
   const RouteConfig* route = config_.find_route(choice.route_key);
   if (route == nullptr) return;  // select_route only picks configured keys
-  const std::string extended_id = new_request_id();
   const std::string message_id = new_request_id();
-  const MessageEvent event{.context = event_context(*c, route->key, now, request_id, extended_id),
+  const MessageEvent event{.context = event_context(*c, route->key, now, request_id, request_id),
                            .message_id = message_id,
                            .body = message,
                            .binary = kind == MessageKind::binary};
@@ -295,11 +341,10 @@ void Gateway::on_close(WebSocket ws, std::uint16_t code, std::string_view reason
   // $disconnect always fires, best effort: nobody is left to hear of a failure.
   if (const RouteConfig* route = config_.find_route(kDisconnectRoute)) {
     const std::string request_id = new_request_id();
-    const std::string extended_id = new_request_id();
     const DisconnectEvent event{
-        .context = event_context(*c, kDisconnectRoute, now, request_id, extended_id),
+        .context = event_context(*c, kDisconnectRoute, now, request_id, request_id),
         .status_code = code,
-        .reason = reason};
+        .reason = reason.empty() ? default_close_reason(code) : reason};
     invoke(*route, c->connection_id, request_id, disconnect_event_json(event),
            [](const IntegrationResponse&) {});
   }

@@ -15,6 +15,8 @@
 namespace hibiki::apps::gateway {
 namespace {
 
+constexpr std::int64_t kSignatureWindowSeconds = 300;
+
 bool is_loopback(std::string_view address) {
   return address.starts_with("127.") || address.starts_with("[::1]:");
 }
@@ -48,6 +50,12 @@ bool Gateway::authorized(const HttpRequestView& request, HttpResponse& response)
     HeaderList headers;
     for (const auto& [name, value] : request.headers())
       headers.emplace_back(name, value);
+    // A signature is good for five minutes either way of its X-Amz-Date (AWS's window).
+    const std::optional<std::string_view> amz_date = find_header(headers, "X-Amz-Date");
+    if (!amz_date || !sigv4_date_within(*amz_date, epoch_ms() / 1000, kSignatureWindowSeconds)) {
+      answer_error(response, AwsErrorKind::invalid_signature, "Signature expired");
+      return false;
+    }
     const SigV4Status status = check_sigv4(request.method(), request.path(), request.query(),
                                            headers, request.body(), config.sigv4_secret_access_key);
     if (status != SigV4Status::ok) {
@@ -121,7 +129,7 @@ void Gateway::serve_management(const HttpRequestView& request, HttpResponse& res
                                           client->user_agent, client->last_active_ms);
       return;
     case ManagementAction::delete_connection:
-      client->ws.close(close_code::kNormal);
+      client->ws.close(close_code::kNormal, "Connection Closed Normally");
       return;
     case ManagementAction::subscribe_topic:
       client->ws.subscribe(parsed.topic);

@@ -69,8 +69,8 @@ enum class SigV4Status : std::uint8_t {
                                 std::string_view query, const HeaderList& headers,
                                 std::string_view body, std::string_view secret_access_key);
 
-// True when X-Amz-Date "20150830T123600Z" is within `max_skew_s` of `now_s` (epoch seconds);
-// AWS allows 15 minutes either way.
+// True when X-Amz-Date "20150830T123600Z" is within `max_skew_s` of `now_s` (epoch seconds).
+// The management API uses five minutes, AWS's window for signed requests.
 [[nodiscard]] bool sigv4_date_within(std::string_view amz_date, std::int64_t now_s,
                                      std::int64_t max_skew_s = 900);
 

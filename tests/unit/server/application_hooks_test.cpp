@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -162,6 +163,34 @@ TEST(ApplicationHooks, watched_descriptors_and_timers_run_on_the_loop) {
   EXPECT_FALSE(cancelled_ran.load());
   EXPECT_EQ(first.load(), 1);
   EXPECT_EQ(second.load(), 2);
+}
+
+TEST(ApplicationHooks, a_timer_set_in_on_close_runs_without_waiting_for_a_timer_tick) {
+  // on_close runs after the loop has worked out how long to sleep; a timer it sets (a gateway's
+  // $disconnect call does) must still shorten that sleep instead of waiting for the 250 ms tick.
+  Server server(loopback());
+  std::atomic<std::int64_t> fired_at_us{0};
+  server.ws("/", {.on_close = [&](WebSocket, std::uint16_t, std::string_view) {
+              server.set_timer(0, [&] {
+                fired_at_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::steady_clock::now().time_since_epoch())
+                                  .count();
+              });
+            }});
+  RunningServer running(server);
+  auto client = std::make_unique<TestClient>(running.port());
+  client->handshake();
+  const auto closed_at = std::chrono::steady_clock::now();
+  client.reset();  // the TCP connection drops: on_close (1006) when the server reads the EOF
+  const auto deadline = closed_at + std::chrono::seconds(2);
+  while (fired_at_us.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_NE(fired_at_us.load(), 0);
+  const auto elapsed_us =
+      fired_at_us.load() -
+      std::chrono::duration_cast<std::chrono::microseconds>(closed_at.time_since_epoch()).count();
+  EXPECT_LT(elapsed_us, 100'000) << "the timer ran " << elapsed_us / 1000 << " ms after the close";
 }
 
 TEST(ApplicationHooks, a_frame_over_max_frame_bytes_closes_with_1009) {
