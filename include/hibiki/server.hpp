@@ -132,6 +132,9 @@ class Server {
   // this loop turn). Returns an id for cancel_timer(); cancelling a fired timer does nothing.
   std::uint64_t set_timer(std::uint32_t delay_ms, std::function<void()> callback);
   void cancel_timer(std::uint64_t id);
+  // During a graceful stop, loop 0 keeps running (up to shutdown_timeout_ms) while `busy`
+  // returns true, after its connections are gone: calls started by on_close can finish.
+  void finish_before_stopping(std::function<bool()> busy);
   // Counters of the server's work and of every limit it enforced, summed over the loops (other
   // loops' as of their last turn). Thread: a handler's; with threads = 1, the run() thread.
   [[nodiscard]] ServerStats stats() const;

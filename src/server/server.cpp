@@ -47,6 +47,10 @@ void Server::cancel_timer(std::uint64_t id) {
   group_->first_loop().cancel_timer(id);
 }
 
+void Server::finish_before_stopping(std::function<bool()> busy) {
+  group_->first_loop().set_busy_check(std::move(busy));
+}
+
 std::uint16_t Server::listen() {
   return group_->listen();
 }

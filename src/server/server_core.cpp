@@ -148,7 +148,9 @@ void ServerCore::request_stop() {
 
 bool ServerCore::keep_running() {
   if (!stopping_) return true;
-  return live_connections_ > 0 && loop_.now_ms() < shutdown_deadline_ms_;
+  // Work the application says is in flight (a gateway's $disconnect calls for the connections
+  // just closed) gets the same deadline as the close handshakes.
+  return (live_connections_ > 0 || application_busy()) && loop_.now_ms() < shutdown_deadline_ms_;
 }
 
 void ServerCore::on_wake() {
@@ -536,7 +538,7 @@ bool ServerCore::before_sleep() {
     const std::lock_guard lock(snapshot_mutex_);
     snapshot_ = stats_;
   }
-  if (stopping_ && live_connections_ == 0) return false;
+  if (stopping_ && live_connections_ == 0 && !application_busy()) return false;
   if (!app_timers_.empty()) {
     // Handlers that ran above (on_close, say) may have set timers: sleep no longer than the
     // next one, and not at all when it is already due.

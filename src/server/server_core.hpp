@@ -54,6 +54,8 @@ class ServerCore final : public net::LoopHandler {
   void unwatch_descriptor(int fd);
   std::uint64_t set_timer(std::uint32_t delay_ms, std::function<void()> callback);
   void cancel_timer(std::uint64_t id);
+  void set_busy_check(std::function<bool()> busy) { busy_check_ = std::move(busy); }
+  [[nodiscard]] bool application_busy() const { return busy_check_ && busy_check_(); }
   int run();
   // Safe from any thread and from signal handlers.
   void request_stop();
@@ -219,6 +221,7 @@ class ServerCore final : public net::LoopHandler {
   // (deadline, id), soonest first; cancelled ids are skipped when they come up.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> app_timer_heap_;
   std::uint64_t next_app_timer_id_ = 1;
+  std::function<bool()> busy_check_;  // Server::finish_before_stopping
 
   // Messages other loops published, waiting for this loop's next turn.
   static constexpr std::size_t kMaxInboxMessages = 1u << 16;

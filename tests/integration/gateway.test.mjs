@@ -679,6 +679,30 @@ describe('gateway: integration failures and timeouts', () => {
 
 // ---------------------------------------------------------------------------------------------
 
+describe('gateway: graceful stop', () => {
+  test('SIGTERM closes clients with 1001 and their $disconnect calls still reach the backend', async () => {
+    const backend = await startBackend();
+    const gateway = await startGateway(gatewayToml({
+      routes: routes(backend.url, ['$connect', '$disconnect']),
+    }));
+    const clients = [];
+    try {
+      for (let i = 0; i < 3; i++) clients.push(await Client.connect(gateway.wsUrl));
+      const closed = clients.map((c) => c.waitClosed());
+      const { code } = await stopGateway(gateway);
+      assert.equal(code, 0);
+      for (const close of await Promise.all(closed)) assert.equal(close.code, 1001);
+      const disconnects = backend.events.filter(
+        (r) => r.event.requestContext?.eventType === 'DISCONNECT');
+      assert.equal(disconnects.length, 3);
+      for (const r of disconnects) assert.equal(r.event.requestContext.disconnectStatusCode, 1001);
+    } finally {
+      await stopGateway(gateway);
+      await backend.close();
+    }
+  });
+});
+
 describe('gateway: binary frames', () => {
   test('aws profile: a binary frame closes the connection with 1003, as API Gateway does', async () => {
     const backend = await startBackend();

@@ -165,9 +165,12 @@ Gateway::Gateway(Server& server, GatewayConfig config)
                   });
   }
   sweep_timer_ = server_.set_timer(kSweepIntervalMs, [this] { sweep(); });
+  // A graceful stop closes every client: let their $disconnect calls go out first.
+  server_.finish_before_stopping([this] { return integrations_->in_flight() > 0; });
 }
 
 Gateway::~Gateway() {
+  server_.finish_before_stopping({});
   server_.cancel_timer(sweep_timer_);
 }
 
