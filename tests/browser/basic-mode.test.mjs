@@ -14,6 +14,7 @@ import { WebSocketServer } from 'ws';
 import {
   HOST, REPO_ROOT, WEB_ROOT, startServer, stopServer, withTimeout,
 } from '../integration/lib/server.mjs';
+import { openGuardedPage } from './lib/guarded-page.mjs';
 
 const ARTIFACTS = join(REPO_ROOT, 'artifacts');
 const WAIT = 10_000;
@@ -279,28 +280,8 @@ function launchBrowser() {
 }
 
 async function openUser(browser, server, contextOptions) {
-  const context = await browser.newContext(contextOptions);
-  const problems = [];
-  await context.route('**/*', (route) => {
-    const url = new URL(route.request().url());
-    if (url.hostname === HOST) return route.continue();
-    problems.push(`off-host request ${url.href}`);
-    return route.abort();
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT);
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-  page.on('dialog', (dialog) => {
-    problems.push(`dialog: ${dialog.type()} ${dialog.message()}`);
-    dialog.dismiss().catch(() => {});
-  });
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && !/WebSocket connection|ERR_CONNECTION_REFUSED/.test(msg.text())) {
-      problems.push(`console: ${msg.text()}`);
-    }
-  });
-  await page.goto(`${server.url}/`, { timeout: WAIT });
-  await page.waitForSelector('#status[data-state="online"]', { timeout: WAIT });
+  const { page, problems } =
+    await openGuardedPage(browser, `${server.url}/`, { contextOptions, timeout: WAIT });
   const online = Date.now();
   await page.waitForSelector('#app[data-mode="basic"]', { state: 'attached', timeout: WAIT });
   return { page, problems, switchMs: Date.now() - online };

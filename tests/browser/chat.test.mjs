@@ -10,6 +10,7 @@ import { chromium } from 'playwright-core';
 import {
   REPO_ROOT, joinChat, killServer, startServer, stopServer,
 } from '../integration/lib/server.mjs';
+import { openGuardedPage } from './lib/guarded-page.mjs';
 
 const ARTIFACTS = join(REPO_ROOT, 'artifacts');
 const WAIT = 10_000;
@@ -254,30 +255,8 @@ describe('chat page', { timeout: 120_000 }, () => {
 });
 
 async function openUser(browser, server, contextOptions) {
-  const context = await browser.newContext(contextOptions);
-  const problems = [];
-  // Everything must come from the hibiki server itself: no CDN, no stray fetches.
-  await context.route('**/*', (route) => {
-    const url = new URL(route.request().url());
-    if (url.hostname === '127.0.0.1') return route.continue();
-    problems.push(`off-host request ${url.href}`);
-    return route.abort();
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT);
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-  page.on('dialog', (dialog) => {
-    problems.push(`dialog: ${dialog.type()} ${dialog.message()}`);
-    dialog.dismiss().catch(() => {});
-  });
-  page.on('console', (msg) => {
-    // Connection failures while the server is down are expected noise from Chromium itself.
-    if (msg.type() === 'error' && !/WebSocket connection|ERR_CONNECTION_REFUSED/.test(msg.text())) {
-      problems.push(`console: ${msg.text()}`);
-    }
-  });
-  await page.goto(`${server.url}/`, { timeout: WAIT });
-  await page.waitForSelector('#status[data-state="online"]', { timeout: WAIT });
+  const { page, problems } =
+    await openGuardedPage(browser, `${server.url}/`, { contextOptions, timeout: WAIT });
   await page.waitForFunction(() => /^\d+$/.test(document.querySelector('#my-id').dataset.id ?? ''),
     null, { timeout: WAIT });
   const id = await page.$eval('#my-id', (n) => n.dataset.id);

@@ -13,6 +13,7 @@ import {
   eventually, freePort, phpConnectionIds, phpExampleToml, requirePhp, startGateway, startPhp,
   stopGateway, tempDir,
 } from '../integration/lib/gateway.mjs';
+import { openGuardedPage } from './lib/guarded-page.mjs';
 
 const ARTIFACTS = join(REPO_ROOT, 'artifacts');
 const WAIT = 10_000;
@@ -57,26 +58,8 @@ describe('chat page on hibiki gateway + the PHP example', { timeout: 90_000 }, (
   /** Opens the page from the gateway's port; its id is the row its $connect added. */
   async function openUser(contextOptions) {
     const known = phpConnectionIds(chatDb);
-    const context = await browser.newContext(contextOptions);
-    const problems = [];
-    await context.route('**/*', (route) => {
-      const url = new URL(route.request().url());
-      if (url.hostname === HOST) return route.continue();
-      problems.push(`off-host request ${url.href}`);
-      return route.abort();
-    });
-    const page = await context.newPage();
-    page.setDefaultTimeout(WAIT);
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-    page.on('dialog', (dialog) => {
-      problems.push(`dialog: ${dialog.type()} ${dialog.message()}`);
-      dialog.dismiss().catch(() => {});
-    });
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
-    });
-    await page.goto(`${gateway.url}/`, { timeout: WAIT });
-    await page.waitForSelector('#status[data-state="online"]', { timeout: WAIT });
+    const { page, problems } =
+      await openGuardedPage(browser, `${gateway.url}/`, { contextOptions, timeout: WAIT });
     await page.waitForSelector('#app[data-mode="basic"]', { state: 'attached', timeout: WAIT });
     const added = await eventually(() => {
       const ids = phpConnectionIds(chatDb).filter((id) => !known.includes(id));
