@@ -359,6 +359,134 @@ def chat_seeds():
     write("chat_json_fuzz", "talk_page_message", b'{"action":"message","message":"Hi from the talk"}')
 
 
+# gateway_message_fuzz: [flags][expression]\n[message]; flags bit 0 binary, bit 1 default selector.
+# The message's first line is also the user agent, further lines CONNECT headers "name:value".
+GATEWAY_MESSAGES = {
+    "action_join": b"\x00$request.body.action\n" + b'{"action":"join","room":"lobby"}',
+    "action_default": b"\x00$request.body.action\n" + b'{"action":"unknown","text":"hi"}',
+    "nested_key": b"\x00$request.body.meta.type\n" + b'{"meta":{"type":"sendmessage"},"n":1}',
+    "number_key": b"\x00$request.body.n\n" + b'{"n":3}',
+    "number_as_written": b"\x00$request.body.v\n" + b'{"v":1.50 }',
+    "bool_key": b"\x00$request.body.ok\n" + b'{"ok":true}',
+    "escaped_key": b"\x00$request.body.action\n" + b'{"\\u0061ction":"join"}',
+    "template_refused": b"\x00${request.body.action}\n" + b'{"action":"join"}',
+    "not_json": b"\x02a=1&b=x%20y&a=2&c\nhello there",
+    "binary": b"\x03conn-Id+/=\n\x00\x01\xff\xfe binary \x80",
+    "invalid_utf8_text": b"\x00$request.body.action\n" + b'{"action":"\xc3\x28"}',
+    "connect_headers": b"\x02token=abc&room=lobby\n"
+        b"Mozilla/5.0 (X11; Linux x86_64) Firefox/121.0\n"
+        b"Host:localhost:8080\nSec-WebSocket-Protocol:chat\nhost:other\nX-Empty:\n"
+        b"Cookie:a=1; b=2\ncookie:c=3",
+}
+
+# gateway_management_fuzz: method, path, stage, Authorization, query, status, headers, "", body.
+SIGV4_AUTH = (b"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260115/us-east-1/execute-api/"
+              b"aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature="
+              + b"5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7")
+
+
+def management(method, path, stage=b"dev", auth=b"", query=b"", status=b"200", headers=(),
+               body=b""):
+    return b"\n".join([method, path, stage, auth, query, status, *headers, b"", body])
+
+
+GATEWAY_MANAGEMENT = {
+    "post_to_connection": management(b"POST", b"/dev/@connections/L0SM9cOFvHcCIhw%3D",
+                                     auth=SIGV4_AUTH,
+                                     headers=[b"Host:localhost:8081",
+                                              b"Content-Type:application/json",
+                                              b"X-Amz-Date:20260115T123600Z"],
+                                     body=b'{"message":"hello"}'),
+    "get_connection": management(b"GET", b"/dev/%40connections/abc+def=", auth=b"Bearer t0k3n"),
+    "delete_connection": management(b"DELETE", b"/dev/@connections/abc", status=b"204"),
+    "publish_topic": management(b"POST", b"/dev/@topics/room%2F1", body=b"news"),
+    "subscribe": management(b"PUT", b"/dev/@topics/lobby/@connections/abc%3D"),
+    "unsubscribe": management(b"DELETE", b"/dev/@topics/lobby/@connections/abc"),
+    "other_stage": management(b"GET", b"/prod/@connections/abc", status=b"403"),
+    "bad_escape": management(b"GET", b"/dev/@connections/a%zz", query=b"a=%zz&b=1"),
+    "dot_segments": management(b"POST", b"/dev/./@connections/../@connections//abc",
+                               query=b"b=2&a=1&a=0&c", auth=SIGV4_AUTH),
+    "lambda_proxy": management(b"POST", b"/", status=b"200", body=json.dumps({
+        "statusCode": 200, "body": "aGVsbG8=", "isBase64Encoded": True,
+        "headers": {"Sec-WebSocket-Protocol": "chat", "X-Count": 3},
+        "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]}}).encode()),
+    "lambda_proxy_bad_status": management(b"POST", b"/", body=b'{"statusCode":700,"body":"x"}'),
+    "backend_error": management(b"POST", b"/", status=b"503", body=b"Service Unavailable"),
+    "plain_backend": management(b"POST", b"/", status=b"201", body=b"ok"),
+}
+
+# gateway_config_fuzz: a configuration file's text.
+GATEWAY_CONFIGS = {
+    "php_chat": b"""[gateway]
+host = "0.0.0.0"
+port = 8080
+stage = "dev"
+api_id = "local"
+profile = "aws"
+route_selection_expression = "$request.body.action"
+
+[management]
+host = "127.0.0.1"
+port = 8081
+
+[registry]
+path = "data/gateway.sqlite3"
+
+[routes."$connect"]
+integration = "http://127.0.0.1:8000/"
+
+[routes."$disconnect"]
+integration = "http://127.0.0.1:8000/"
+
+[routes."message"]
+integration = "http://127.0.0.1:8000/"
+""",
+    "relaxed_limits": b"""[gateway]
+profile = "relaxed"
+connect_refusal = 401
+idle_timeout_s = 0
+max_message_bytes = 65536
+new_connections_per_second = 100
+route_selection_expression = "$request.body.meta.type"
+
+[management]
+token = "s3cret"
+sigv4_access_key_id = "AKIDEXAMPLE"
+sigv4_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+[registry]
+path = ":memory:"
+
+[routes."$default"]
+integration = "https://[::1]:9443/events?x=1"
+timeout_ms = 50
+route_response = true
+
+[routes.sendmessage]
+integration = "http://backend.internal:8000"
+timeout_ms = 29000
+""",
+    "empty": b"",
+    "frame_over_message": b"[gateway]\nmax_frame_bytes = 70000\nmax_message_bytes = 65536\n",
+    "timeout_out_of_range": b'[routes."$connect"]\nintegration = "http://x/"\ntimeout_ms = 29001\n',
+    "route_response_on_connect": b'[routes."$connect"]\nintegration = "http://x/"\nroute_response = true\n',
+    "unknown_key": b"[gateway]\nprot = 8080\n",
+    "syntax_error": b"[gateway\nport = 8080\n",
+    "template_expression": b'[gateway]\nroute_selection_expression = "${request.body.action}"\n',
+    "inline_tables": b'routes = { "$default" = { integration = "http://127.0.0.1:1/" } }\n'
+                     b'gateway = { port = 0, stage = "a_b-1" }\n',
+}
+
+
+def gateway_seeds():
+    for name, data in GATEWAY_MESSAGES.items():
+        write("gateway_message_fuzz", name, data)
+    for name, data in GATEWAY_MANAGEMENT.items():
+        write("gateway_management_fuzz", name, data)
+    for name, data in GATEWAY_CONFIGS.items():
+        write("gateway_config_fuzz", name, data)
+
+
 if __name__ == "__main__":
     http_request_seeds()
     handshake_seeds()
@@ -366,3 +494,4 @@ if __name__ == "__main__":
     utf8_seeds()
     permessage_deflate_seeds()
     chat_seeds()
+    gateway_seeds()

@@ -153,7 +153,9 @@ void read_gateway(const toml::table& table, GatewayConfig& config, std::string& 
   }
 
   if (const toml::node* refusal = table.get("connect_refusal"); r.ok() && refusal != nullptr) {
-    const auto status = refusal->value<std::int64_t>();
+    // Only an integer is read as one: toml++ would cast a float such as 6e40, out of range.
+    const auto status =
+        refusal->is_integer() ? refusal->value<std::int64_t>() : std::optional<std::int64_t>();
     if (refusal->is_string() && refusal->as_string()->get() == "backend") {
       config.connect_refusal_status = 0;
     } else if (refusal->is_integer() && status && *status >= 400 && *status <= 599) {
@@ -235,6 +237,32 @@ void read_route(std::string_view key, const toml::node& node, GatewayConfig& con
   if (r.ok()) config.routes.push_back(std::move(route));
 }
 
+// The error as one line: a quoted TOML key may hold control characters ("a\nb"), and so may
+// the text toml++ quotes in a syntax error (the bytes it stopped at); they are written as \n,
+// \r, \t or \xHH.
+std::string one_line(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto byte = static_cast<unsigned char>(ch);
+    if (ch == '\n') {
+      out += "\\n";
+    } else if (ch == '\r') {
+      out += "\\r";
+    } else if (ch == '\t') {
+      out += "\\t";
+    } else if (byte < 0x20 || byte == 0x7F) {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0x0F];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 GatewayLimits profile_limits(Profile profile) {
@@ -256,7 +284,9 @@ const RouteConfig* GatewayConfig::find_route(std::string_view key) const {
   return it != routes.end() && it->key == key ? &*it : nullptr;
 }
 
-std::optional<GatewayConfig> load_gateway_config(std::string_view toml_text, std::string& error) {
+namespace {
+
+std::optional<GatewayConfig> parse_and_check(std::string_view toml_text, std::string& error) {
   error.clear();
   toml::table root;
   try {
@@ -301,6 +331,14 @@ std::optional<GatewayConfig> load_gateway_config(std::string_view toml_text, std
   for (const RouteConfig& route : config.routes)
     keys.push_back(route.key);
   config.route_table = RouteTable(std::move(keys));
+  return config;
+}
+
+}  // namespace
+
+std::optional<GatewayConfig> load_gateway_config(std::string_view toml_text, std::string& error) {
+  std::optional<GatewayConfig> config = parse_and_check(toml_text, error);
+  error = one_line(error);
   return config;
 }
 

@@ -39,17 +39,35 @@ std::string_view trim_trailing_space(std::string_view text) {
   return text;
 }
 
+// The value of the first field of `object` whose key, unescaped, is `key`: the one the DOM's
+// at_key finds. (On-demand's find_field compares keys as written, so "\u0061ction" would not
+// be "action" there, and a later plain "action" would be found instead.)
+bool first_field(simdjson::ondemand::object object, std::string_view key,
+                 simdjson::ondemand::value& out) {
+  for (auto field : object) {
+    std::string_view name;
+    if (field.unescaped_key().get(name) != simdjson::SUCCESS) return false;
+    if (name == key) return field.value().get(out) == simdjson::SUCCESS;
+  }
+  return false;
+}
+
 // The number at `path` as it is written in the (already validated) padded message.
 std::optional<std::string> number_as_written(Scratch& s, std::size_t length,
                                              const std::vector<std::string>& path) {
   simdjson::ondemand::document doc;
-  if (s.on_demand.iterate(s.padded.data(), length, s.padded.size()).get(doc) != simdjson::SUCCESS) {
+  simdjson::ondemand::object object;
+  if (s.on_demand.iterate(s.padded.data(), length, s.padded.size()).get(doc) != simdjson::SUCCESS ||
+      doc.get_object().get(object) != simdjson::SUCCESS) {
     return std::nullopt;
   }
   simdjson::ondemand::value value;
-  if (doc.find_field_unordered(path.front()).get(value) != simdjson::SUCCESS) return std::nullopt;
+  if (!first_field(object, path.front(), value)) return std::nullopt;
   for (std::size_t i = 1; i < path.size(); ++i) {
-    if (value.find_field_unordered(path[i]).get(value) != simdjson::SUCCESS) return std::nullopt;
+    if (value.get_object().get(object) != simdjson::SUCCESS ||
+        !first_field(object, path[i], value)) {
+      return std::nullopt;
+    }
   }
   return std::string(trim_trailing_space(value.raw_json_token()));
 }

@@ -154,6 +154,25 @@ TEST(GatewayConfig, connect_refusal_is_backend_or_a_status) {
             "gateway.connect_refusal: must be \"backend\" or an HTTP status between 400 and 599");
 }
 
+// Found by gateway_config_fuzz: toml++ quotes the bytes it stopped at, a newline included, and a
+// quoted key may hold any control character; the error stays one line.
+TEST(GatewayConfig, errors_are_one_line_with_control_characters_escaped) {
+  const std::string syntax = load_error("[gateway]\nprofile = tru\n\n");
+  EXPECT_EQ(syntax.find('\n'), std::string::npos) << syntax;
+  EXPECT_NE(syntax.find("saw 'tru\\n'"), std::string::npos) << syntax;
+  const std::string key = load_error("[gateway]\n\"a\\nb\\t\\u0001\" = 1\n");
+  EXPECT_TRUE(key.starts_with("gateway.a\\nb\\t\\x01: unknown key")) << key;
+}
+
+// Found by gateway_config_fuzz: a float there was converted to an integer first, undefined
+// behaviour for one out of range.
+TEST(GatewayConfig, connect_refusal_refuses_floats) {
+  for (const char* value : {"6e40", "403.0", "-inf", "nan"}) {
+    EXPECT_EQ(load_error(std::string("[gateway]\nconnect_refusal = ") + value + "\n"),
+              "gateway.connect_refusal: must be \"backend\" or an HTTP status between 400 and 599");
+  }
+}
+
 TEST(GatewayConfig, errors_name_the_key_and_what_is_wrong) {
   const std::pair<std::string_view, std::string_view> cases[] = {
       {"[gateway]\nprot = 1\n",

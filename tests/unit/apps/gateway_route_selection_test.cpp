@@ -73,6 +73,21 @@ TEST(GatewayRouteSelection, numbers_keep_their_written_text) {
             "3");
 }
 
+// Keys are matched unescaped for numbers as for strings, and the first of duplicate keys wins
+// (found by gateway_message_fuzz: a number under "\u0061ction" gave no value, or the value of a
+// later plain "action").
+TEST(GatewayRouteSelection, numbers_under_escaped_keys_are_found_like_strings) {
+  const RouteSelector s = selector("$request.body.action");
+  EXPECT_EQ(select_route(s, R"({"\u0061ction":3})", kTalk).route_key, "3");
+  EXPECT_EQ(select_route(s, R"({"\u0061ction":"message"})", kTalk).route_key, "message");
+  EXPECT_EQ(select_route(s, R"({"\u0061ction":3,"action":4})", kTalk).selected, "3");
+  EXPECT_EQ(select_route(s, R"({"action":3,"action":4})", kTalk).selected, "3");
+  EXPECT_EQ(select_route(selector("$request.body.a.b"),
+                         R"({"a":{"x":[1,{"b":2}],"\u0062":1.50 ,"b":8}})", kTalk)
+                .route_key,
+            "1.50");
+}
+
 TEST(GatewayRouteSelection, booleans_give_true_and_false) {
   const RouteSelector s = selector("$request.body.action");
   EXPECT_EQ(select_route(s, R"({"action":true})", kTalk).route_key, "true");
