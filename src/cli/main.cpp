@@ -73,7 +73,7 @@ int serve(hibiki::Server& server, const std::string& job,
           const std::function<std::string()>& bind) {
   raise_descriptor_limit();
   try {
-    hibiki::log(hibiki::LogLevel::info, "hibiki " + job + " listening on " + bind());
+    hibiki::log_notice("hibiki " + job + " listening on " + bind());
   } catch (const std::exception& error) {  // bind failures, unusable TLS files
     std::fprintf(stderr, "hibiki %s: %s\n", job.c_str(), error.what());
     return 1;
@@ -82,7 +82,7 @@ int serve(hibiki::Server& server, const std::string& job,
   install_signal_handlers();
   const int status = server.run();
   running_server.store(nullptr);
-  hibiki::log(hibiki::LogLevel::info, "hibiki " + job + " stopped");
+  hibiki::log_notice("hibiki " + job + " stopped");
   return status;
 }
 

@@ -41,8 +41,9 @@ LogLevel log_level() {
   return current_level.load(std::memory_order_relaxed);
 }
 
-void log(LogLevel level, std::string_view message) {
-  if (level < log_level() || level == LogLevel::off) return;
+namespace {
+
+void write_line(LogLevel level, std::string_view message) {
   timeval now{};
   ::gettimeofday(&now, nullptr);
   tm utc{};
@@ -60,6 +61,18 @@ void log(LogLevel level, std::string_view message) {
   line.append(message);
   line.push_back('\n');
   [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+}
+
+}  // namespace
+
+void log(LogLevel level, std::string_view message) {
+  if (level < log_level() || level == LogLevel::off) return;
+  write_line(level, message);
+}
+
+void log_notice(std::string_view message) {
+  if (log_level() == LogLevel::off) return;
+  write_line(LogLevel::info, message);
 }
 
 }  // namespace hibiki

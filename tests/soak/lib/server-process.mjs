@@ -38,8 +38,8 @@ export class ServerProcess {
   get alive() { return this.exit === null; }
   get wsUrl() { return `ws://${HOST}:${this.port}/`; }
 
-  // The "listening on" line is logged at info level, so at --log-level warn the port is
-  // found instead from the process's listening socket in /proc.
+  // The port comes from the "listening on" line, or else from the process's listening socket
+  // in /proc (a server started with --log-level off).
   #listeningPort() {
     return new Promise((res, rej) => {
       const poll = setInterval(() => {
