@@ -154,12 +154,11 @@ void read_gateway(const toml::table& table, GatewayConfig& config, std::string& 
 
   if (const toml::node* refusal = table.get("connect_refusal"); r.ok() && refusal != nullptr) {
     // Only an integer is read as one: toml++ would cast a float such as 6e40, out of range.
-    const auto status =
-        refusal->is_integer() ? refusal->value<std::int64_t>() : std::optional<std::int64_t>();
+    const std::int64_t status = refusal->is_integer() ? refusal->as_integer()->get() : 0;
     if (refusal->is_string() && refusal->as_string()->get() == "backend") {
       config.connect_refusal_status = 0;
-    } else if (refusal->is_integer() && status && *status >= 400 && *status <= 599) {
-      config.connect_refusal_status = static_cast<int>(*status);
+    } else if (refusal->is_integer() && status >= 400 && status <= 599) {
+      config.connect_refusal_status = static_cast<int>(status);
     } else {
       r.fail("connect_refusal", "must be \"backend\" or an HTTP status between 400 and 599");
     }
