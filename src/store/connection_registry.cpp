@@ -3,10 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <functional>
-#include <limits>
-#include <system_error>
 #include <unordered_map>
 #include <utility>
 
@@ -16,10 +13,6 @@ namespace hibiki::store {
 namespace {
 
 constexpr int kSchemaVersion = 1;
-// As in the history store: one process owns the file; this only matters while someone reads it
-// with the sqlite3 shell.
-constexpr const char* kBusyTimeout = "PRAGMA busy_timeout = 200;";
-
 // connections keeps its rowid (connection order) so the oldest closed rows can be pruned; the
 // partial index makes count_open() and the restart repair walk only open connections.
 // integration_calls has no key of its own: its rowid is the arrival order.
@@ -87,16 +80,6 @@ constexpr std::string_view kRecentCalls =
 std::int64_t wall_clock_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-// ":memory:", "" (a temporary file SQLite manages) and URIs name no directory to create.
-bool names_a_plain_file(const std::string& path) {
-  return path != ":memory:" && !path.empty() && !path.starts_with("file:");
-}
-
-std::int64_t clamp_to_sql(std::uint64_t value) {
-  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-  return static_cast<std::int64_t>(std::min(value, kMax));
 }
 
 // Steps a statement that returns no rows we need to the end, then resets it.
@@ -222,22 +205,12 @@ bool ConnectionRegistry::State::write_buffered() {
 std::optional<ConnectionRegistry> ConnectionRegistry::open(const std::string& path,
                                                            std::string& error,
                                                            const RegistryOptions& options) {
-  if (names_a_plain_file(path)) {
-    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-    std::error_code ec;
-    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-    if (ec) {
-      error = "cannot create " + parent.string() + ": " + ec.message();
-      return std::nullopt;
-    }
-  }
   auto state = std::make_unique<State>();
   state->options = options;
-  std::optional<Database> db = Database::open(path, error);
-  if (!db) {
-    error = "cannot open " + path + ": " + error;
-    return std::nullopt;
-  }
+  std::optional<Database> db =
+      open_store({.path = path, .schema_version = kSchemaVersion, .schema = kSchema},
+                 state->journal_mode, error);
+  if (!db) return std::nullopt;
   State& s = *state;
   s.db = std::move(*db);
   auto failed = [&](const std::string& what) {
@@ -251,28 +224,6 @@ std::optional<ConnectionRegistry> ConnectionRegistry::open(const std::string& pa
     return statement.has_value();
   };
 
-  if (!s.db.exec(kBusyTimeout, detail)) return failed("cannot configure");
-  Statement pragma;
-  if (!prepare(pragma, "PRAGMA user_version")) return failed("cannot read");
-  const std::optional<std::int64_t> version = query_int(pragma);
-  if (!version) return failed("cannot read");
-  if (*version > kSchemaVersion) {
-    error = path + " has schema version " + std::to_string(*version) +
-            ", newer than this program's " + std::to_string(kSchemaVersion);
-    return std::nullopt;
-  }
-  // WAL: readers never block the writer, and a commit is one append to the log. NORMAL: a
-  // commit is in the WAL file when it returns (it survives kill -9) without an fsync each.
-  if (!prepare(pragma, "PRAGMA journal_mode = WAL")) return failed("cannot configure");
-  if (pragma.step() == Statement::Step::row) s.journal_mode = pragma.column_text(0);
-  pragma.reset();
-  if (s.journal_mode != "wal" && s.journal_mode != "memory") {
-    error = "cannot use WAL mode for " + path + " (journal mode is " + s.journal_mode + ")";
-    return std::nullopt;
-  }
-  if (!s.db.exec("PRAGMA synchronous = NORMAL;", detail) || !s.db.exec(kSchema, detail)) {
-    return failed("cannot set up");
-  }
   const bool prepared =
       prepare(s.begin, "BEGIN IMMEDIATE") && prepare(s.commit, "COMMIT") &&
       prepare(s.rollback, "ROLLBACK") && prepare(s.insert_connection, kInsertConnection) &&

@@ -2,18 +2,12 @@
 #include "store/history_store.hpp"
 
 #include <algorithm>
-#include <filesystem>
 #include <limits>
-#include <system_error>
 
 namespace hibiki::store {
 namespace {
 
 constexpr int kSchemaVersion = 1;
-// A write waits this long for another connection's lock before failing. One process owns a
-// database, so this only matters when someone inspects it with the sqlite3 shell meanwhile.
-constexpr const char* kBusyTimeout = "PRAGMA busy_timeout = 200;";
-
 // WITHOUT ROWID: the (room, id) key is the table, so "newest in room" and "next id" are one
 // index seek each.
 constexpr const char* kSchema = R"sql(
@@ -43,16 +37,6 @@ constexpr std::string_view kAfter =
     "WHERE room = ?1 AND id > ?2 ORDER BY id ASC LIMIT ?3";
 constexpr std::string_view kMaxId = "SELECT COALESCE(MAX(id), 0) FROM messages WHERE room = ?1";
 
-// ":memory:", "" (a temporary file SQLite manages) and URIs name no directory to create.
-bool names_a_plain_file(const std::string& path) {
-  return path != ":memory:" && !path.empty() && !path.starts_with("file:");
-}
-
-std::int64_t clamp_to_sql(std::uint64_t value) {
-  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-  return static_cast<std::int64_t>(std::min(value, kMax));
-}
-
 Statement prepare_or_throw(Database& db, std::string_view sql) {
   std::string error;
   std::optional<Statement> statement = db.prepare(sql, error);
@@ -60,45 +44,13 @@ Statement prepare_or_throw(Database& db, std::string_view sql) {
   return std::move(*statement);
 }
 
-// Runs a one-row, one-column query and returns its text.
-std::string query_text(Database& db, std::string_view sql) {
-  Statement statement = prepare_or_throw(db, sql);
-  if (statement.step() != Statement::Step::row) {
-    throw StoreError(std::string("query failed: ") + std::string(sql) + ": " + db.last_error());
-  }
-  return std::string(statement.column_text(0));
-}
-
 }  // namespace
 
 HistoryStore::HistoryStore(const std::string& path) {
-  if (names_a_plain_file(path)) {
-    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-    std::error_code ec;
-    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-    if (ec) throw StoreError("cannot create " + parent.string() + ": " + ec.message());
-  }
-  std::optional<Database> db = Database::open(path, error_);
-  if (!db) throw StoreError("cannot open " + path + ": " + error_);
+  std::optional<Database> db = open_store(
+      {.path = path, .schema_version = kSchemaVersion, .schema = kSchema}, journal_mode_, error_);
+  if (!db) throw StoreError(error_);
   db_ = std::move(*db);
-
-  if (!db_.exec(kBusyTimeout, error_)) throw StoreError("cannot configure " + path + ": " + error_);
-  const std::string version = query_text(db_, "PRAGMA user_version");
-  if (std::stoi(version) > kSchemaVersion) {
-    throw StoreError(path + " has schema version " + version + ", newer than this program's " +
-                     std::to_string(kSchemaVersion));
-  }
-  // WAL: readers never block the writer, and a commit is one append to the log.
-  journal_mode_ = query_text(db_, "PRAGMA journal_mode = WAL");
-  if (journal_mode_ != "wal" && journal_mode_ != "memory") {
-    throw StoreError("cannot use WAL mode for " + path + " (journal mode is " + journal_mode_ +
-                     ")");
-  }
-  // NORMAL in WAL mode: commits reach the WAL file at once (they survive kill -9) without an
-  // fsync per message; only a power loss can take the last ones.
-  if (!db_.exec("PRAGMA synchronous = NORMAL;", error_) || !db_.exec(kSchema, error_)) {
-    throw StoreError("cannot set up " + path + ": " + error_);
-  }
   insert_ = prepare_or_throw(db_, kInsert);
   latest_ = prepare_or_throw(db_, kLatest);
   after_ = prepare_or_throw(db_, kAfter);

@@ -3,6 +3,11 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <system_error>
 #include <utility>
 
 namespace hibiki::store {
@@ -78,6 +83,71 @@ Database& Database::operator=(Database&& other) noexcept {
     db_ = std::exchange(other.db_, nullptr);
   }
   return *this;
+}
+
+namespace {
+
+// ":memory:", "" (a temporary file SQLite manages) and URIs name no directory to create.
+bool names_a_plain_file(const std::string& path) {
+  return path != ":memory:" && !path.empty() && !path.starts_with("file:");
+}
+
+// The first column of a one-row query, as text; nullopt when it fails.
+std::optional<std::string> query_text(Database& db, const char* sql) {
+  std::string ignored;
+  std::optional<Statement> statement = db.prepare(sql, ignored);
+  if (!statement || statement->step() != Statement::Step::row) return std::nullopt;
+  return std::string(statement->column_text(0));
+}
+
+}  // namespace
+
+std::optional<Database> open_store(const StoreFile& file, std::string& journal_mode,
+                                   std::string& error) {
+  const std::string& path = file.path;
+  if (names_a_plain_file(path)) {
+    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      error = "cannot create " + parent.string() + ": " + ec.message();
+      return std::nullopt;
+    }
+  }
+  std::optional<Database> db = Database::open(path, error);
+  if (!db) {
+    error = "cannot open " + path + ": " + error;
+    return std::nullopt;
+  }
+  auto failed = [&](const char* what) {
+    error = std::string(what) + " " + path + ": " + db->last_error();
+    return std::nullopt;
+  };
+  std::string detail;
+  if (!db->exec("PRAGMA busy_timeout = 200;", detail)) return failed("cannot configure");
+  const std::optional<std::string> version = query_text(*db, "PRAGMA user_version");
+  if (!version) return failed("cannot read");
+  if (std::stoll(*version) > file.schema_version) {
+    error = path + " has schema version " + *version + ", newer than this program's " +
+            std::to_string(file.schema_version);
+    return std::nullopt;
+  }
+  const std::optional<std::string> mode = query_text(*db, "PRAGMA journal_mode = WAL");
+  if (!mode) return failed("cannot configure");
+  journal_mode = *mode;
+  if (journal_mode != "wal" && journal_mode != "memory") {
+    error = "cannot use WAL mode for " + path + " (journal mode is " + journal_mode + ")";
+    return std::nullopt;
+  }
+  if (!db->exec("PRAGMA synchronous = NORMAL;", detail) || !db->exec(file.schema, detail)) {
+    return failed("cannot set up");
+  }
+  return db;
+}
+
+std::int64_t clamp_to_sql(std::uint64_t value) {
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  return static_cast<std::int64_t>(std::min(value, kMax));
 }
 
 std::optional<Database> Database::open(const std::string& path, std::string& error) {

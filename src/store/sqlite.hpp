@@ -73,4 +73,22 @@ class Database {
   sqlite3* db_ = nullptr;
 };
 
+// What a store's file needs to be opened durably.
+struct StoreFile {
+  std::string path;         // a file (its directory is created), ":memory:" or a URI
+  int schema_version = 1;   // a file with a newer PRAGMA user_version is refused
+  const char* schema = "";  // run after the pragmas: CREATE ... IF NOT EXISTS, user_version
+};
+
+// Opens a store: creates the file's directory, sets a short busy timeout (one process owns the
+// file; it only matters while someone reads it with the sqlite3 shell), refuses a newer schema,
+// switches to WAL with synchronous = NORMAL (a commit is in the log when it returns, so it
+// survives kill -9, without an fsync per commit), then runs the schema. Returns nullopt and
+// fills `error`, naming the path, when a step fails; `journal_mode` is "wal" (or "memory").
+std::optional<Database> open_store(const StoreFile& file, std::string& journal_mode,
+                                   std::string& error);
+
+// SQLite integers are signed: larger counts are clamped.
+std::int64_t clamp_to_sql(std::uint64_t value);
+
 }  // namespace hibiki::store

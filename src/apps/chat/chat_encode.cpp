@@ -3,9 +3,9 @@
 
 #include <array>
 #include <charconv>
-#include <cstdio>
 
 #include "apps/chat/chat_text.hpp"
+#include "apps/common/json_text.hpp"
 
 namespace hibiki::apps::chat {
 namespace {
@@ -99,43 +99,6 @@ const char* describe(ChatError error) {
 }
 
 }  // namespace
-
-void append_json_escaped(std::string& out, std::string_view text) {
-  for (char ch : text) {
-    const auto byte = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (byte < 0x20) {
-          std::array<char, 8> escaped{};
-          std::snprintf(escaped.data(), escaped.size(), "\\u%04x", byte);
-          out += escaped.data();
-        } else {
-          out += ch;  // UTF-8 passes through: the server already validated it
-        }
-    }
-  }
-}
 
 std::string encode_talk_message(std::string_view sender_label, std::string_view text) {
   std::string out;

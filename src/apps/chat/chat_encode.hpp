@@ -41,9 +41,6 @@ struct ErrorDetail {
   std::uint64_t latest = 0;
 };
 
-// Appends `text` as the inside of a JSON string literal (no quotes).
-void append_json_escaped(std::string& out, std::string_view text);
-
 // The talk's broadcast, byte-exact: {"type":"message","body":"Client <label>: <text>"}.
 std::string encode_talk_message(std::string_view sender_label, std::string_view text);
 // The same body plus structured fields, for clients that said hello:

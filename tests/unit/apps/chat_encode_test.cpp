@@ -1,5 +1,7 @@
 #include "apps/chat/chat_encode.hpp"
 
+#include "apps/common/json_text.hpp"
+
 #include <gtest/gtest.h>
 
 #include <array>
