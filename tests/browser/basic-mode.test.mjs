@@ -14,10 +14,11 @@ import { WebSocketServer } from 'ws';
 import {
   HOST, REPO_ROOT, WEB_ROOT, startServer, stopServer, withTimeout,
 } from '../integration/lib/server.mjs';
-import { openGuardedPage } from './lib/guarded-page.mjs';
+import { lastMessage as lastMessageWithin, openGuardedPage } from './lib/guarded-page.mjs';
 
 const ARTIFACTS = join(REPO_ROOT, 'artifacts');
 const WAIT = 10_000;
+const lastMessage = (page, text) => lastMessageWithin(page, text, WAIT);
 const XSS = '<b>not bold</b> <img src=x onerror=alert(1)>';
 const BASIC_NOTE = 'basic server: rooms and names unavailable';
 const FILES = {
@@ -344,24 +345,3 @@ function mineFlags(page, text) {
     .map((x) => x.closest('.msg').classList.contains('mine')), text);
 }
 
-/** Waits for the newest .msg whose bubble text equals `text` and describes it. */
-async function lastMessage(page, text) {
-  await page.waitForFunction((t) => [...document.querySelectorAll('#messages .msg .bubble')]
-    .some((n) => n.textContent === t), text, { timeout: WAIT });
-  return page.evaluate((t) => {
-    const bubbles = [...document.querySelectorAll('#messages .msg .bubble')].filter((n) => n.textContent === t);
-    const msg = bubbles.at(-1).closest('.msg');
-    const list = document.querySelector('#messages').getBoundingClientRect();
-    const box = msg.getBoundingClientRect();
-    return {
-      classes: [...msg.classList].filter((c) => c !== 'cont'),
-      id: msg.dataset.id,
-      sender: msg.dataset.sender,
-      senderLabel: msg.querySelector('.sender')?.textContent,
-      hue: msg.style.getPropertyValue('--hue'),
-      text: bubbles.at(-1).textContent,
-      leftGap: Math.round(box.left - list.left),
-      rightGap: Math.round(list.right - box.right),
-    };
-  }, text);
-}

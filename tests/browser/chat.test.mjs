@@ -10,10 +10,11 @@ import { chromium } from 'playwright-core';
 import {
   REPO_ROOT, joinChat, killServer, startServer, stopServer,
 } from '../integration/lib/server.mjs';
-import { openGuardedPage } from './lib/guarded-page.mjs';
+import { lastMessage as lastMessageWithin, openGuardedPage } from './lib/guarded-page.mjs';
 
 const ARTIFACTS = join(REPO_ROOT, 'artifacts');
 const WAIT = 10_000;
+const lastMessage = (page, text) => lastMessageWithin(page, text, WAIT);
 const XSS = '<img src=x onerror=alert(1)> and <b>not bold</b>';
 
 describe('chat page', { timeout: 120_000 }, () => {
@@ -318,23 +319,3 @@ async function lastNote(page, text) {
     .some((n) => n.textContent === t), text, { timeout: WAIT });
 }
 
-/** Waits for the newest .msg whose bubble text equals `text` and describes it. */
-async function lastMessage(page, text) {
-  await page.waitForFunction((t) => [...document.querySelectorAll('#messages .msg .bubble')]
-    .some((n) => n.textContent === t), text, { timeout: WAIT });
-  return page.evaluate((t) => {
-    const bubbles = [...document.querySelectorAll('#messages .msg .bubble')].filter((n) => n.textContent === t);
-    const msg = bubbles.at(-1).closest('.msg');
-    const list = document.querySelector('#messages').getBoundingClientRect();
-    const box = msg.getBoundingClientRect();
-    return {
-      classes: [...msg.classList].filter((c) => c !== 'cont'),
-      sender: msg.dataset.sender,
-      senderLabel: msg.querySelector('.sender')?.textContent,
-      time: msg.querySelector('.time')?.textContent,
-      text: bubbles.at(-1).textContent,
-      leftGap: Math.round(box.left - list.left),
-      rightGap: Math.round(list.right - box.right),
-    };
-  }, text);
-}

@@ -1,6 +1,6 @@
 // A Chromium page that records everything a clean page never does: requests to other hosts
 // (the page must come whole from the server under test: no CDN), uncaught errors, dialogs and
-// console errors. Tests assert that `problems` stays empty.
+// console errors (tests assert that `problems` stays empty), and what tests read off the page.
 const HOST = '127.0.0.1';
 // Connection failures while a server is down are Chromium's own noise, not the page's.
 const EXPECTED_CONSOLE_NOISE = /WebSocket connection|ERR_CONNECTION_REFUSED/;
@@ -33,4 +33,28 @@ export async function openGuardedPage(browser, url, { contextOptions, timeout })
   await page.goto(url, { timeout });
   await page.waitForSelector('#status[data-state="online"]', { timeout });
   return { context, page, problems };
+}
+
+/** Waits for the newest message whose bubble text equals `text` and describes it. */
+export async function lastMessage(page, text, timeout) {
+  await page.waitForFunction((t) => [...document.querySelectorAll('#messages .msg .bubble')]
+    .some((n) => n.textContent === t), text, { timeout });
+  return page.evaluate((t) => {
+    const bubbles = [...document.querySelectorAll('#messages .msg .bubble')]
+      .filter((n) => n.textContent === t);
+    const msg = bubbles.at(-1).closest('.msg');
+    const list = document.querySelector('#messages').getBoundingClientRect();
+    const box = msg.getBoundingClientRect();
+    return {
+      classes: [...msg.classList].filter((c) => c !== 'cont'),
+      id: msg.dataset.id,
+      sender: msg.dataset.sender,
+      senderLabel: msg.querySelector('.sender')?.textContent,
+      hue: msg.style.getPropertyValue('--hue'),
+      time: msg.querySelector('.time')?.textContent,
+      text: bubbles.at(-1).textContent,
+      leftGap: Math.round(box.left - list.left),
+      rightGap: Math.round(list.right - box.right),
+    };
+  }, text);
 }
