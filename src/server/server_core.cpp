@@ -176,8 +176,11 @@ void ServerCore::begin_shutdown() {
     loop_.unwatch(listener.fd.get());
     listener.fd.reset();
   }
-  log(LogLevel::info,
-      "shutting down: closing " + std::to_string(live_connections_) + " connection(s) with 1001");
+  // Every loop stops at once; the first speaks for all of them.
+  if (index_ == 0) {
+    log(LogLevel::info, "shutting down: closing " + std::to_string(group_.connection_count()) +
+                            " connection(s) with 1001");
+  }
   for (auto& slot : slots_) {
     Connection* c = slot.connection.get();
     if (c == nullptr) continue;
