@@ -9,6 +9,7 @@ declare -A allowed=(
   [src/protocol]="protocol/"
   [src/net]="net/"
   [src/server]="server/ protocol/ net/ hibiki/"
+  [src/cluster]="cluster/ hibiki/"
   [src/apps]="apps/ hibiki/ store/"
   [src/store]="store/"
   [include/hibiki]="hibiki/"

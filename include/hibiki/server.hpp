@@ -118,6 +118,19 @@ class Server {
 
   [[nodiscard]] std::size_t connection_count() const;
 
+  // Runs `task` on loop 0 (the thread of run()): at once when called there, otherwise on its
+  // next turn, after what this thread posted or published to loop 0 before. False when it was
+  // not queued: the server has stopped, or loop 0 has 65,536 items waiting. Thread: any.
+  bool dispatch(std::function<void()> task);
+  // Runs `task` on the loop that owns `ws` (the only thread that may use it), likewise at once
+  // or on that loop's next turn, in order with this thread's earlier dispatches and publishes
+  // to that loop; not at all if the connection is gone by then. Thread: any.
+  bool dispatch(WebSocket ws, std::function<void(WebSocket)> task);
+  // `watcher` hears, on loop 0, when a topic gets its first subscriber anywhere on the server
+  // (true) and when it loses its last one (false), in that order, once per change: what a
+  // bridge to other servers subscribes upstream by. Call before listen().
+  void watch_topics(std::function<void(std::string_view topic, bool has_subscribers)> watcher);
+
   // Hooks for libraries that bring their own sockets and timeouts (an HTTP client, a database
   // driver), driven by loop 0. Thread: loop 0's (with threads = 1, the run() thread).
   // Level-triggered readiness of `fd`: interest is kReadable | kWritable; the callback gets the

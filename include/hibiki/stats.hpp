@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace hibiki {
 
@@ -30,5 +31,11 @@ struct ServerStats {
 
 // "# TYPE hibiki_connections_open gauge\nhibiki_connections_open 3\n..." for every counter.
 std::string metrics_text(const ServerStats& stats);
+
+// Appends one metric in the Prometheus text format ("# HELP", "# TYPE", the sample), for
+// applications that serve counters of their own next to metrics_text(). `type` is "counter"
+// or "gauge"; `name` is used as given.
+void append_metric(std::string& out, std::string_view name, std::string_view type,
+                   std::string_view help, std::uint64_t value);
 
 }  // namespace hibiki

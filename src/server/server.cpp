@@ -71,6 +71,19 @@ std::size_t Server::publish(std::string_view topic, std::string_view message, Me
   return group_->publish(topic, message, kind);
 }
 
+bool Server::dispatch(std::function<void()> task) {
+  return group_->dispatch(0, std::move(task));
+}
+
+bool Server::dispatch(WebSocket ws, std::function<void(WebSocket)> task) {
+  return group_->dispatch(ws, std::move(task));
+}
+
+void Server::watch_topics(
+    std::function<void(std::string_view topic, bool has_subscribers)> watcher) {
+  group_->topic_activity().set_watcher(std::move(watcher));
+}
+
 ServerStats Server::stats() const {
   return group_->stats();
 }

@@ -79,6 +79,11 @@ std::uint16_t ServerCore::add_listener(const std::string& host, std::uint16_t po
 
 int ServerCore::run() {
   current_core = this;
+  if (group_.topic_activity().watched()) {
+    topics_.set_activity_hook([this](std::string_view topic, bool has_subscribers) {
+      group_.topic_activity().loop_changed(group_, topic, has_subscribers);
+    });
+  }
   loop_.run(*this);
   // Whatever is left after the shutdown timeout is dropped.
   for (auto& slot : slots_) {
@@ -101,34 +106,47 @@ int ServerCore::run() {
   return 0;
 }
 
-void ServerCore::post(std::shared_ptr<const PublishedMessage> message) {
+bool ServerCore::post(InboxItem item, bool bounded) {
   bool was_empty;
   {
     const std::lock_guard lock(inbox_mutex_);
     // A loop that cannot keep up must not make the others' memory grow without bound.
-    if (inbox_.size() >= kMaxInboxMessages || inbox_closed_) {
+    if ((bounded && inbox_.size() >= kMaxInboxMessages) || inbox_closed_) {
       inbox_dropped_.fetch_add(1, std::memory_order_relaxed);
-      return;
+      return false;
     }
     was_empty = inbox_.empty();
-    inbox_.push_back(std::move(message));
+    inbox_.push_back(std::move(item));
     inbox_pending_.store(true, std::memory_order_release);
   }
   // One wake-up per batch: the loop takes everything queued when it wakes.
   if (was_empty) loop_.wake();
+  return true;
 }
 
 void ServerCore::drain_inbox() {
+  // A task that publishes lands here: what was posted before the task is out already, and
+  // what was posted after it waits its turn.
+  if (draining_) return;
   if (!inbox_pending_.load(std::memory_order_acquire)) return;
   {
     const std::lock_guard lock(inbox_mutex_);
     inbox_draining_.swap(inbox_);
     inbox_pending_.store(false, std::memory_order_relaxed);
   }
-  for (const auto& posted : inbox_draining_) {
-    publish_local(posted->topic, posted->message, posted->kind);
-  }
+  draining_ = true;
+  for (const InboxItem& item : inbox_draining_)
+    run_inbox_item(item);
+  draining_ = false;
   inbox_draining_.clear();
+}
+
+void ServerCore::run_inbox_item(const InboxItem& item) {
+  if (item.message) {
+    publish_local(item.message->topic, item.message->message, item.message->kind);
+  } else {
+    item.task();
+  }
 }
 
 ServerStats ServerCore::stats_snapshot() const {

@@ -62,10 +62,13 @@ class ServerCore final : public net::LoopHandler {
   void request_tls_reload();
   // Delivers to this loop's subscribers of `topic`; returns how many it was queued on.
   std::size_t publish_local(std::string_view topic, std::string_view message, MessageKind kind);
-  // Hands a message published on another loop to this one. Safe from any thread.
-  void post(std::shared_ptr<const PublishedMessage> message);
-  // Delivers what other loops posted, in the order they posted it.
+  // Hands a message published on another loop, or a task, to this one. Safe from any thread.
+  // False when refused: the loop stopped, or the inbox is full (counted as a dropped message).
+  // `bounded` false skips the size cap, for bookkeeping that is bounded by other means.
+  bool post(InboxItem item, bool bounded = true);
+  // Delivers what other loops posted and runs their tasks, in the order they posted them.
   void drain_inbox();
+  [[nodiscard]] std::uint32_t index() const { return index_; }
   [[nodiscard]] const ServerStats& live_stats() const { return stats_; }
   // This loop's counters as of its last turn. Safe from any thread.
   [[nodiscard]] ServerStats stats_snapshot() const;
@@ -77,6 +80,8 @@ class ServerCore final : public net::LoopHandler {
   static ServerCore* current();
   [[nodiscard]] const ServerGroup& group() const { return group_; }
 
+  void run_inbox_item(const InboxItem& item);
+
   // WebSocket handle operations.
   server::Connection* resolve(std::uint32_t slot, std::uint32_t generation) const;
   // The live connection behind a handle, or nullptr when it is gone (stale handle).
@@ -84,6 +89,7 @@ class ServerCore final : public net::LoopHandler {
     return ws.core_ ? ws.core_->resolve(ws.slot_, ws.generation_) : nullptr;
   }
   static ServerCore& core_of(const WebSocket& ws) { return *ws.core_; }
+  static ServerCore* owner_of(const WebSocket& ws) { return ws.core_; }
   SendStatus send_message(server::Connection& c, std::string_view message, MessageKind kind);
   void close_connection(server::Connection& c, std::uint16_t code, std::string_view reason);
   bool subscribe(server::Connection& c, std::string_view topic);
@@ -226,8 +232,9 @@ class ServerCore final : public net::LoopHandler {
   // Messages other loops published, waiting for this loop's next turn.
   static constexpr std::size_t kMaxInboxMessages = 1u << 16;
   std::mutex inbox_mutex_;
-  std::vector<std::shared_ptr<const PublishedMessage>> inbox_;
-  std::vector<std::shared_ptr<const PublishedMessage>> inbox_draining_;
+  std::vector<InboxItem> inbox_;
+  std::vector<InboxItem> inbox_draining_;
+  bool draining_ = false;  // inside drain_inbox (a task may publish, which drains again)
   std::atomic<bool> inbox_pending_{false};
   bool inbox_closed_ = false;                    // guarded by inbox_mutex_
   std::atomic<std::uint64_t> inbox_dropped_{0};  // posts refused while the inbox was full

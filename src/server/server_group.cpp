@@ -114,9 +114,47 @@ std::size_t ServerGroup::publish(std::string_view topic, std::string_view messag
     queued = here->publish_local(topic, message, kind);
   }
   for (const auto& core : cores_) {
-    if (core.get() != here) core->post(shared);
+    if (core.get() != here) core->post(InboxItem{shared, {}});
   }
   return queued;
+}
+
+bool ServerGroup::dispatch(std::uint32_t index, std::function<void()> task) {
+  ServerCore& core = *cores_.at(index);
+  if (ServerCore::current() == &core) {
+    task();
+    return true;
+  }
+  return core.post(InboxItem{nullptr, std::move(task)});
+}
+
+bool ServerGroup::dispatch(WebSocket ws, std::function<void(WebSocket)> task) {
+  ServerCore* owner = ServerCore::owner_of(ws);
+  if (owner == nullptr || &owner->group() != this) return false;
+  if (ServerCore::current() == owner) {
+    if (ServerCore::connection_of(ws) == nullptr) return false;
+    task(ws);
+    return true;
+  }
+  return owner->post(InboxItem{nullptr, [ws, task = std::move(task)] {
+                                 if (ServerCore::connection_of(ws) != nullptr) task(ws);
+                               }});
+}
+
+void TopicActivity::loop_changed(ServerGroup& group, std::string_view topic, bool active) {
+  const std::lock_guard lock(mutex_);
+  auto found = loops_with_subscribers_.find(topic);
+  if (found == loops_with_subscribers_.end()) {
+    found = loops_with_subscribers_.emplace(std::string(topic), 0).first;
+  }
+  const bool edge = active ? found->second++ == 0 : --found->second == 0;
+  if (found->second == 0) loops_with_subscribers_.erase(found);
+  if (!edge) return;
+  // Posted under the lock, so loop 0 hears the edges in the order they happened; never run
+  // in place, so a watcher that subscribes cannot re-enter this lock. Bounded by the topics.
+  group.first_loop().post(
+      InboxItem{nullptr, [this, name = std::string(topic), active] { watcher_(name, active); }},
+      /*bounded=*/false);
 }
 
 ServerStats ServerGroup::stats() const {

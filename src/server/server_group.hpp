@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -69,6 +70,34 @@ struct PublishedMessage {
   MessageKind kind;
 };
 
+// What one loop hands another: a published message, or a task to run there (Server::dispatch).
+// One queue for both keeps them in the order a thread posted them.
+struct InboxItem {
+  std::shared_ptr<const PublishedMessage> message;
+  std::function<void()> task;
+};
+
+// Which topics have subscribers anywhere on the server, for Server::watch_topics: loops report
+// a topic's first subscriber and its last one going; the watcher hears the server-wide edges,
+// on loop 0, in the order they happened.
+class TopicActivity {
+ public:
+  using Watcher = std::function<void(std::string_view topic, bool has_subscribers)>;
+  void set_watcher(Watcher watcher) { watcher_ = std::move(watcher); }
+  [[nodiscard]] bool watched() const { return static_cast<bool>(watcher_); }
+  // From any loop: `topic` got its first subscriber on that loop, or lost its last one.
+  void loop_changed(ServerGroup& group, std::string_view topic, bool active);
+
+ private:
+  Watcher watcher_;  // set before run(), read-only afterwards
+  std::mutex mutex_;
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::uint32_t, Hash, std::equal_to<>> loops_with_subscribers_;
+};
+
 class ServerGroup {
  public:
   explicit ServerGroup(ServerOptions options);
@@ -88,6 +117,12 @@ class ServerGroup {
   // From a loop: delivers on it at once and posts to the others. From any other thread: posts
   // to every loop. Returns the subscribers queued on the calling loop.
   std::size_t publish(std::string_view topic, std::string_view message, MessageKind kind);
+  // Runs `task` on loop `index`: at once when called on that loop, else on its next turn.
+  // False when it was not queued (the loop stopped, or its inbox is full).
+  bool dispatch(std::uint32_t index, std::function<void()> task);
+  // Runs `task` with `ws` on the loop that owns it, if the connection still exists then.
+  bool dispatch(WebSocket ws, std::function<void(WebSocket)> task);
+  TopicActivity& topic_activity() { return topic_activity_; }
   [[nodiscard]] std::size_t connection_count() const { return admission_.open(); }
   [[nodiscard]] ServerStats stats() const;
 
@@ -100,6 +135,7 @@ class ServerGroup {
   ServerOptions options_;
   Routes routes_;
   Admission admission_;
+  TopicActivity topic_activity_;
   std::vector<std::unique_ptr<ServerCore>> cores_;
   std::uint16_t port_ = 0;
 };

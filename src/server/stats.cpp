@@ -45,11 +45,16 @@ std::string metrics_text(const ServerStats& s) {
   }};
   std::string out;
   for (const Metric& m : metrics) {
-    const std::string name = std::string("hibiki_") + m.name;
-    out += "# HELP " + name + " " + m.help + "\n# TYPE " + name + " " + m.type + "\n";
-    out += name + " " + std::to_string(m.value) + "\n";
+    append_metric(out, std::string("hibiki_") + m.name, m.type, m.help, m.value);
   }
   return out;
+}
+
+void append_metric(std::string& out, std::string_view name, std::string_view type,
+                   std::string_view help, std::uint64_t value) {
+  out.append("# HELP ").append(name).append(" ").append(help);
+  out.append("\n# TYPE ").append(name).append(" ").append(type).append("\n");
+  out.append(name).append(" ").append(std::to_string(value)).append("\n");
 }
 
 }  // namespace hibiki

@@ -13,6 +13,7 @@ bool TopicRegistry::subscribe(Connection& connection, std::string_view name) {
     auto topic = std::make_unique<Topic>();
     topic->name = std::string(name);
     it = topics_.emplace(topic->name, std::move(topic)).first;
+    if (on_activity_) on_activity_(it->first, true);
   }
   Topic* topic = it->second.get();
   if (std::find(connection.topics.begin(), connection.topics.end(), topic) !=
@@ -54,6 +55,7 @@ void TopicRegistry::remove_subscriber(Topic& topic, std::uint32_t slot) {
     subscribers.pop_back();
   }
   if (subscribers.empty()) {
+    if (on_activity_) on_activity_(topic.name, false);
     // Erase by iterator: erasing by `topic.name` would read the key while destroying it.
     topics_.erase(topics_.find(topic.name));
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,6 +21,10 @@ struct Topic {
 
 class TopicRegistry {
  public:
+  // Told when a topic gets its first subscriber here (true) and loses its last (false).
+  using ActivityHook = std::function<void(std::string_view topic, bool has_subscribers)>;
+  void set_activity_hook(ActivityHook hook) { on_activity_ = std::move(hook); }
+
   bool subscribe(Connection& connection, std::string_view name);
   bool unsubscribe(Connection& connection, std::string_view name);
   void unsubscribe_all(Connection& connection);
@@ -34,6 +39,7 @@ class TopicRegistry {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, std::unique_ptr<Topic>, Hash, std::equal_to<>> topics_;
+  ActivityHook on_activity_;
 };
 
 }  // namespace hibiki::server

@@ -25,11 +25,6 @@ using testing::TestClient;
 
 using testing::RunningServer;
 
-ServerOptions loops(std::uint32_t threads) {
-  return ServerOptions{
-      .threads = threads, .host = "127.0.0.1", .port = 0, .log_level = LogLevel::off};
-}
-
 // Which thread each connection's handlers ran on.
 struct LoopsSeen {
   std::mutex mutex;
@@ -71,7 +66,7 @@ std::vector<std::unique_ptr<TestClient>> connect_clients(std::uint16_t port, int
 }
 
 TEST(MultiLoop, connections_spread_over_the_loops) {
-  Server server(loops(2));
+  Server server(testing::loopback_options(2));
   LoopsSeen seen;
   mount_fan_out(server, seen);
   RunningServer running(server);
@@ -82,7 +77,7 @@ TEST(MultiLoop, connections_spread_over_the_loops) {
 }
 
 TEST(MultiLoop, publish_reaches_every_loop_once_and_in_order_per_publisher) {
-  Server server(loops(2));
+  Server server(testing::loopback_options(2));
   LoopsSeen seen;
   mount_fan_out(server, seen);
   RunningServer running(server);
@@ -123,7 +118,7 @@ TEST(MultiLoop, publish_reaches_every_loop_once_and_in_order_per_publisher) {
 }
 
 TEST(MultiLoop, publish_from_a_thread_outside_the_loops_reaches_every_loop) {
-  Server server(loops(2));
+  Server server(testing::loopback_options(2));
   LoopsSeen seen;
   mount_fan_out(server, seen);
   RunningServer running(server);
@@ -140,7 +135,7 @@ TEST(MultiLoop, publish_from_a_thread_outside_the_loops_reaches_every_loop) {
 }
 
 TEST(MultiLoop, limits_and_counters_span_the_loops) {
-  ServerOptions options = loops(2);
+  ServerOptions options = testing::loopback_options(2);
   options.max_connections_per_ip = 10;
   Server server(options);
   LoopsSeen seen;

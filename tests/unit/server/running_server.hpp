@@ -8,6 +8,12 @@
 
 namespace hibiki::testing {
 
+// Options for a server on a free loopback port with `threads` loops, quiet.
+inline ServerOptions loopback_options(std::uint32_t threads) {
+  return ServerOptions{
+      .threads = threads, .host = "127.0.0.1", .port = 0, .log_level = LogLevel::off};
+}
+
 class RunningServer {
  public:
   explicit RunningServer(Server& server) : server_(server) {
