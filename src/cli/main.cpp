@@ -132,6 +132,24 @@ int main(int argc, char** argv) {
                    "requests a connection may send at once after a quiet spell")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 1e6));
+  hibiki::apps::chat::ClusterSettings cluster;
+  std::string redis_url;
+  chat->add_option("--redis", redis_url,
+                   "run as one node of a cluster: rooms, names, presence and history in this "
+                   "Redis (redis://HOST:PORT[/DB]) instead of --db")
+      ->check(hibiki::cli::redis_url_validator());
+  chat->add_option("--node-id", cluster.node_id,
+                   "this node's name in the cluster, unique among running nodes (default: "
+                   "<host name>:<port>)")
+      ->check(hibiki::cli::node_id_validator());
+  chat->add_option("--redis-prefix", cluster.prefix,
+                   "prefix of every Redis key and channel (several clusters in one Redis)")
+      ->capture_default_str()
+      ->check(hibiki::cli::node_id_validator());
+  chat->add_option("--keep-history", cluster.keep_history,
+                   "with --redis: messages kept per room in Redis (older ones are trimmed)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
 
   std::string gateway_config_path;
   std::string gateway_host;
@@ -159,14 +177,31 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (chat->parsed()) {
+    if (!redis_url.empty()) {
+      cluster.redis_url = redis_url;
+      chat_app_options.cluster = cluster;
+    } else if (chat->count("--node-id") + chat->count("--keep-history") +
+                   chat->count("--redis-prefix") >
+               0) {
+      std::fprintf(stderr,
+                   "hibiki chat: --node-id, --redis-prefix and --keep-history need --redis\n");
+      return 2;
+    }
     hibiki::Server server(chat_options);
+    std::unique_ptr<hibiki::apps::chat::MountedChat> mounted;
     try {
-      hibiki::apps::chat::mount_chat(server, chat_app_options);
+      mounted = hibiki::apps::chat::mount_chat(server, chat_app_options);
     } catch (const std::exception& error) {
       std::fprintf(stderr, "hibiki chat: %s\n", error.what());
       return 1;
     }
-    return serve(server, "chat", [&] { return listening_on(server, chat_options); });
+    const int status = serve(server, "chat", [&] {
+      std::string url = listening_on(server, chat_options);
+      mounted->start(server.port());
+      return url;
+    });
+    mounted.reset();  // before the server: it unhooks from the server's loop
+    return status;
   }
   if (gateway->parsed()) {
     namespace gw = hibiki::apps::gateway;

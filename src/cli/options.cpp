@@ -1,9 +1,13 @@
 // Server options on the command line.
 #include "cli/options.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "hibiki/cluster.hpp"
 
 namespace hibiki::cli {
 namespace {
@@ -132,6 +136,30 @@ void add_log_level_option(CLI::App& command, LogLevel& level) {
                      {"error", LogLevel::error},
                      {"off", LogLevel::off}},
                     "debug, info, warn, error or off");
+}
+
+CLI::Validator redis_url_validator() {
+  return CLI::Validator(
+      [](std::string& url) {
+        std::string error;
+        if (parse_redis_url(url, &error)) return std::string();
+        return "not a Redis URL (redis://HOST:PORT[/DB]): " + error;
+      },
+      "redis://HOST:PORT[/DB]");
+}
+
+CLI::Validator node_id_validator() {
+  return CLI::Validator(
+      [](std::string& id) {
+        const bool ok =
+            !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+              return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+                     c == ':' || c == '-';
+            });
+        return ok ? std::string()
+                  : std::string("1-64 characters of letters, digits, '.', '_', ':' and '-'");
+      },
+      "NAME");
 }
 
 }  // namespace hibiki::cli

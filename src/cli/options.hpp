@@ -13,4 +13,10 @@ void add_server_options(CLI::App& command, ServerOptions& options);
 // Registers --log-level alone (jobs whose other options come from a config file).
 void add_log_level_option(CLI::App& command, LogLevel& level);
 
+// --redis: a URL parse_redis_url accepts; the error says what is wrong with it.
+CLI::Validator redis_url_validator();
+// --node-id and --redis-prefix: 1-64 characters of letters, digits, '.', '_', ':' and '-'
+// (they become parts of Redis key names).
+CLI::Validator node_id_validator();
+
 }  // namespace hibiki::cli

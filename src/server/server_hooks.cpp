@@ -31,6 +31,9 @@ void ServerCore::unwatch_descriptor(int fd) {
 }
 
 void ServerCore::run_watch(int fd, std::uint32_t events) {
+  // Tasks other loops dispatched here before this descriptor became ready run first: an
+  // application that hands a loop work and then hears back on a socket sees them in order.
+  drain_inbox();
   auto found = watches_.find(fd);
   if (found == watches_.end()) return;  // unwatched earlier in this turn
   std::uint32_t ready = 0;

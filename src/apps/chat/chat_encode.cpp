@@ -94,6 +94,9 @@ const char* describe(ChatError error) {
              "this room and use the history that follows.";
     case ChatError::store_failed:
       return "The message could not be stored, so it was not sent. Try again.";
+    case ChatError::unavailable:
+      return "The server cannot reach the cluster's store right now, so this was not done. "
+             "Try again.";
   }
   return "";
 }

@@ -90,6 +90,8 @@ const char* to_string(ChatError error) {
       return "history_gap";
     case ChatError::store_failed:
       return "store_failed";
+    case ChatError::unavailable:
+      return "unavailable";
   }
   return "unknown";
 }

@@ -30,6 +30,7 @@ enum class ChatError : std::uint8_t {
   no_room,               // a message without "room" from a connection that is in no room
   history_gap,           // more was missed than the server sends; the room's view must reset
   store_failed,          // the message could not be stored, so it was not sent
+  unavailable,           // clustered: Redis cannot be reached, so nothing was done
 };
 
 [[nodiscard]] const char* to_string(ChatError error);

@@ -2,24 +2,15 @@
 #include "apps/chat/chat_service.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <utility>
+#include <variant>
 
+#include "apps/chat/chat_requests.hpp"
 #include "apps/chat/chat_text.hpp"
 #include "hibiki/log.hpp"
 
 namespace hibiki::apps::chat {
 namespace {
-
-std::int64_t steady_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
-
-std::int64_t wall_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 MessageView view_of(std::string_view room, const store::HistoryMessage& row) {
   return MessageView{.room = room,
@@ -66,30 +57,13 @@ void ChatService::on_message(WebSocket ws, std::string_view message, MessageKind
   const std::lock_guard lock(mutex_);
   auto* member = static_cast<Member*>(ws.user_data());
   if (member == nullptr) return;
-  // Every frame costs a token, valid or not: bad input must not be a free way to load us.
-  if (!member->bucket.try_take(limits_.rate, steady_ms())) {
-    reply_error(*member, ChatError::rate_limited,
-                {.retry_ms = member->bucket.retry_after_ms(limits_.rate)});
+  auto screened =
+      screen_request(member->bucket, limits_, parser_, message, kind, member->hello, steady_ms());
+  if (const auto* refusal = std::get_if<Refusal>(&screened)) {
+    reply_error(*member, refusal->error, refusal->detail, refusal->detailed);
     return;
   }
-  if (kind == MessageKind::binary) {
-    reply_error(*member, ChatError::binary_not_supported);
-    return;
-  }
-  const ClientMessage request = parser_.parse(message);
-  if (request.error != ChatError::none) {
-    // A refused hello still comes from a client that reads details.
-    const bool detailed =
-        member->hello || (request.action_known && request.action == ChatAction::hello);
-    reply_error(*member, request.error,
-                {.action = request.action_known ? to_string(request.action) : nullptr}, detailed);
-    return;
-  }
-  if (!member->hello && request.action != ChatAction::message &&
-      request.action != ChatAction::hello) {
-    reply_error(*member, ChatError::hello_required);
-    return;
-  }
+  const ClientMessage& request = std::get<ClientMessage>(screened);
   switch (request.action) {
     case ChatAction::message:
       on_chat(*member, request);
@@ -182,13 +156,8 @@ void ChatService::on_chat(Member& member, const ClientMessage& request) {
       return;
     }
   }
-  if (is_blank(request.text)) {
-    reply_error(member, ChatError::empty_message, {.action = "message", .room = room->name});
-    return;
-  }
-  if (count_code_points(request.text) > limits_.max_text_chars) {
-    reply_error(member, ChatError::message_too_long,
-                {.action = "message", .room = room->name, .max = limits_.max_text_chars});
+  if (auto refusal = check_text(request.text, room->name, limits_)) {
+    reply_error(member, refusal->error, refusal->detail);
     return;
   }
   const std::int64_t ts = wall_ms();
@@ -320,11 +289,7 @@ void ChatService::assign_name(Member& member, std::string_view requested) {
   for (std::size_t n = 2;; ++n) {
     auto owner = names_.find(fold_name(candidate));
     if (owner == names_.end() || owner->second == &member) break;
-    // Built by appending: g++ 12 at -O3 misreads `"-" + std::string` (a false -Wrestrict).
-    std::string suffix = "-";
-    suffix += std::to_string(n);
-    candidate = std::string(truncate_code_points(requested, kMaxNameChars - suffix.size()));
-    candidate += suffix;
+    candidate = name_candidate(requested, n);
   }
   if (candidate == member.name) return;
   std::string previous = std::move(member.name);

@@ -243,9 +243,9 @@ export function talkClient(server, path = '/') {
 // ---------------------------------------------------------------------------
 // Plain HTTP.
 
-export function httpGet(port, path, headers = {}) {
+export function httpGet(port, path, headers = {}, host = HOST) {
   return withTimeout(new Promise((res, rej) => {
-    const req = http.get({ host: HOST, port, path, headers, agent: false }, (resp) => {
+    const req = http.get({ host, port, path, headers, agent: false }, (resp) => {
       const chunks = [];
       resp.on('data', (c) => chunks.push(c));
       resp.on('end', () => res({ status: resp.statusCode, headers: resp.headers,

@@ -109,7 +109,7 @@ TEST(ChatEncode, detailed_errors_carry_a_description_and_context) {
   const std::string rate = encode_error(ChatError::rate_limited, {.retry_ms = 250});
   EXPECT_TRUE(rate.ends_with(R"(,"retry_ms":250})")) << rate;
   EXPECT_EQ(rate.find("action"), std::string::npos);
-  for (int e = 1; e <= static_cast<int>(ChatError::store_failed); ++e) {
+  for (int e = 1; e <= static_cast<int>(ChatError::unavailable); ++e) {
     const std::string out = encode_error(static_cast<ChatError>(e), {});
     EXPECT_EQ(out.find(R"("detail":"")"), std::string::npos) << out;
   }

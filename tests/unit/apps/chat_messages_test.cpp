@@ -121,7 +121,8 @@ TEST(ChatMessages, every_error_and_action_has_a_wire_name) {
   EXPECT_STREQ(to_string(ChatError::history_gap), "history_gap");
   EXPECT_STREQ(to_string(ChatError::rate_limited), "rate_limited");
   EXPECT_STREQ(to_string(ChatError::store_failed), "store_failed");
-  for (int e = 0; e <= static_cast<int>(ChatError::store_failed); ++e) {
+  EXPECT_STREQ(to_string(ChatError::unavailable), "unavailable");
+  for (int e = 0; e <= static_cast<int>(ChatError::unavailable); ++e) {
     EXPECT_STRNE(to_string(static_cast<ChatError>(e)), "unknown") << e;
   }
   for (int a = 0; a <= static_cast<int>(ChatAction::history); ++a) {
