@@ -75,8 +75,8 @@ bool RedisConnection::open(const std::string& ip, std::uint16_t port, Events eve
   context->ev.addWrite = &RedisConnection::add_write;
   context->ev.delWrite = &RedisConnection::del_write;
   context->ev.cleanup = &RedisConnection::cleanup;
+  // No disconnect callback: hiredis calls it after cleanup(), which says all there is to say.
   redisAsyncSetConnectCallback(context, &RedisConnection::connected);
-  redisAsyncSetDisconnectCallback(context, &RedisConnection::disconnected);
   // The non-blocking connect completes when the socket turns writable.
   set_interest(*attachment, Server::kWritable);
   return true;
@@ -153,13 +153,6 @@ void RedisConnection::connected(const redisAsyncContext* context, int status) {
   }
 }
 
-void RedisConnection::disconnected(const redisAsyncContext* context, int status) {
-  auto* attachment = static_cast<Attachment*>(context->data);
-  if (status != REDIS_OK && attachment->lost_reason.empty()) {
-    attachment->lost_reason = context->errstr != nullptr ? context->errstr : "connection lost";
-  }
-}
-
 void RedisConnection::add_read(void* data) {
   auto& attachment = *static_cast<Attachment*>(data);
   set_interest(attachment, attachment.interest | Server::kReadable);
@@ -181,7 +174,8 @@ void RedisConnection::cleanup(void* data) {
   // hiredis is freeing the context (close(), an error, or the peer closing) and has run the
   // pending callbacks with nullptr. Stop watching before it closes the descriptor.
   std::unique_ptr<Attachment> attachment(static_cast<Attachment*>(data));
-  const redisAsyncContext* context = attachment->context;
+  redisAsyncContext* context = attachment->context;
+  context->data = nullptr;  // nothing may reach the attachment once it is gone
   if (attachment->lost_reason.empty()) {
     attachment->lost_reason =
         context->err != 0 && context->errstr != nullptr ? context->errstr : "connection closed";

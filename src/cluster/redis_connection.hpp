@@ -72,7 +72,6 @@ class RedisConnection {
   static void del_write(void* attachment);
   static void cleanup(void* attachment);
   static void connected(const redisAsyncContext* context, int status);
-  static void disconnected(const redisAsyncContext* context, int status);
   static void reply_done(redisAsyncContext* context, void* reply, void* privdata);
   static void push_received(redisAsyncContext* context, void* reply, void* privdata);
 

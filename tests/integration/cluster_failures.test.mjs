@@ -160,4 +160,20 @@ describe('chat cluster failures', { timeout: 120_000 }, () => {
     assert.deepEqual(history.messages.map((m) => m.text), ['two']);
     console.log(`# node killed: its member left after ${leftAfter} ms`);
   });
+
+  test('a node stopped gracefully: its members leave at once, not after the dead-node timeout', async () => {
+    const { nodes } = await cluster(2);
+    const room = 'polite';
+    const leaving = await member(nodes[0], 'leaving', room);
+    const staying = await member(nodes[1], 'staying', room);
+    const stoppedAt = Date.now();
+    const exit = await nodes[0].kill('SIGTERM');
+    assert.equal(exit.code, 0);
+    await staying.waitFor((f) => f.type === 'presence' && f.event === 'leave' && f.room === room &&
+      f.member.id === leaving.id, { ms: 3000, what: 'the leave of a member whose node stopped' });
+    assert.ok(Date.now() - stoppedAt < 3000);
+    // Its name is free at once too.
+    const again = await member(nodes[1], 'leaving');
+    assert.equal(again.name, 'leaving');
+  });
 });
