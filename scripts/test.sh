@@ -3,8 +3,8 @@
 # integration tests against the real binary (Node ws, Python websockets), the browser test
 # (headless Chromium), the conformance suite (raw frames, Autobahn cases 1-10 and 12-13), then the
 # unit, integration and conformance suites again under ASan+UBSan, a few seconds of each
-# libFuzzer target (corpus replays run with the unit tests), the server's unit tests (several
-# loops on several threads) under TSan, plus format
+# libFuzzer target (corpus replays run with the unit tests), the server's and the cluster bus'
+# unit tests (several loops on several threads) under TSan, plus format
 # and layering checks. Ends with "N passed, N failed" over the suites.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -59,9 +59,11 @@ suite "fuzz smoke, libFuzzer 5 s per target (ASan+UBSan)" fuzz/run.sh 5
 suite "integration, Node ws (ASan+UBSan)" integration_node asan
 suite "integration, Python websockets (ASan+UBSan)" integration_python asan
 suite "conformance, Autobahn cases 1-10, 12-13 (ASan+UBSan)" conformance asan
-suite "build (TSan, server unit tests)" scripts/build.sh tsan
+suite "build (TSan, server and cluster unit tests)" scripts/build.sh tsan
 suite "unit tests, several loops at once (TSan)" env TSAN_OPTIONS=halt_on_error=1 \
   build/tsan/tests/unit/server/server_tests
+suite "cluster bus unit tests, several loops and a real Redis (TSan)" env TSAN_OPTIONS=halt_on_error=1 \
+  build/tsan/tests/unit/cluster/cluster_tests
 
 echo
 if ((failed)); then

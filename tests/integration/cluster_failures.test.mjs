@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, describe, test } from 'node:test';
 import {
-  Peer, eventually, sleep, startNode, startRedis, waitReady,
+  Peer, eventually, readiness, sleep, startNode, startRedis, waitReady,
 } from './lib/cluster.mjs';
 
 // Everything a test started, stopped afterwards even when it fails.
@@ -66,8 +66,10 @@ describe('chat cluster failures', { timeout: 120_000 }, () => {
     const seenByLeaver = leaver.messages(room).at(-1)?.id ?? 0;
     await leaver.close();
     await sleep(700);
+    const restartedAt = Date.now();
     await redis.restart();
     await Promise.all(nodes.map((node) => waitReady(node, 15_000)));
+    const readyAfter = Date.now() - restartedAt;
     await sleep(500);
     sending = false;
     await writer;
@@ -94,6 +96,8 @@ describe('chat cluster failures', { timeout: 120_000 }, () => {
     assert.equal(gap, undefined);
     assert.deepEqual(history.messages.map((m) => `${m.id}:${m.text}`),
       reference.filter((e) => Number(e.split(':')[0]) > seenByLeaver));
+    console.log(`# Redis restart: nodes ready ${readyAfter} ms after it was started again;` +
+      ` ${reference.length} messages stored, ${refused} refused while it was down`);
   });
 
   test('Redis back without its data: no id reused, clients told with history_gap', async () => {
@@ -175,5 +179,16 @@ describe('chat cluster failures', { timeout: 120_000 }, () => {
     // Its name is free at once too.
     const again = await member(nodes[1], 'leaving');
     assert.equal(again.name, 'leaving');
+  });
+
+  test('two nodes with the same --node-id: the newer takes over, the older says why', async () => {
+    const { redis, nodes } = await cluster(1);
+    const twin = await startNode(redis.url, { nodeId: 'f-0' });
+    started.nodes.push(twin);
+    await waitReady(twin);
+    await eventually(async () => (await readiness(nodes[0])).status === 503, 5000,
+      'the older twin to report itself not ready');
+    assert.match((await readiness(nodes[0])).body.reason, /node id f-0 used by another process/);
+    assert.match(nodes[0].stderr, /node id f-0 is used by another running process/);
   });
 });
