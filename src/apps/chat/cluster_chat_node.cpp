@@ -4,6 +4,8 @@
 // (see cluster_chat.hpp).
 #include <memory>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "apps/chat/chat_requests.hpp"
 #include "apps/chat/chat_text.hpp"
@@ -63,6 +65,17 @@ void ClusterChatService::register_node() {
         }
         epoch_ = epoch;
         if (ids_.wants_block()) refill_ids();
+        // Connections that closed while Redis was out of reach could not say goodbye.
+        std::vector<std::string> prune{prefix_, options_.node_id};
+        for (const auto& [connection, member] : members_)
+          prune.push_back(member->id);
+        scripts_.run(Script::prune, std::move(prune), [](const RedisReply* pruned) {
+          if (pruned != nullptr && pruned->type == RedisReply::Type::integer &&
+              pruned->integer > 0) {
+            log(LogLevel::info, "cluster: " + std::to_string(pruned->integer) +
+                                    " member(s) that left during the outage taken out");
+          }
+        });
         restore_members(handshake);
       });
   if (!sent) become_unready("Redis link down");

@@ -249,7 +249,15 @@ void ClusterChatService::finish_sync(const std::string& room_name, const RedisRe
   room.syncing = false;
   if (reply == nullptr) return;
   if (reply->is_error() || reply->elements.size() < 6) {
-    log(LogLevel::warn, "chat: reading room " + room_name + " failed: " + reply->text);
+    // Redis refused (out of memory, say): try again shortly rather than leave the room stale.
+    log(LogLevel::warn,
+        "chat: reading room " + room_name + " failed: " + reply->text + "; retrying in 1 s");
+    server_.set_timer(1000, [this, room_name] {
+      auto again = rooms_.find(room_name);
+      if (again != rooms_.end() && ready() && again->second->subscribed && !again->second->live) {
+        start_sync(*again->second);
+      }
+    });
     return;
   }
   const auto& parts = reply->elements;

@@ -234,6 +234,22 @@ if tonumber(redis.call('GET', key) or '0') < floor then redis.call('SET', key, f
 return redis.call('INCRBY', key, tonumber(ARGV[2]))
 )lua";
 
+// After an outage: the node's members that closed meanwhile (their goodbye could not be sent)
+// leave every room and free their names; the members listed are the node's live ones.
+constexpr std::string_view kPrune = R"lua(
+local P, node = ARGV[1], ARGV[2]
+local live = {}
+for i = 3, #ARGV do live[ARGV[i]] = true end
+local pruned = 0
+for _, m in ipairs(redis.call('SMEMBERS', P .. ':node:' .. node .. ':members')) do
+  if not live[m] then
+    remove_member(P, node, m)
+    pruned = pruned + 1
+  end
+end
+return pruned
+)lua";
+
 std::string with_helpers(std::string_view body) {
   std::string source(kRemoveMember);
   source += body;
@@ -245,7 +261,7 @@ const std::array<std::string, kScriptCount>& sources() {
       with_helpers(kRegisterNode), with_helpers(kHeartbeat), with_helpers(kRestoreMember),
       with_helpers(kJoin),         with_helpers(kLeave),     with_helpers(kBye),
       with_helpers(kRename),       with_helpers(kSend),      with_helpers(kSync),
-      with_helpers(kIds),
+      with_helpers(kIds),          with_helpers(kPrune),
   };
   return all;
 }
@@ -288,8 +304,8 @@ std::optional<store::HistoryMessage> parse_stored_message(const RedisReply& entr
 
 const char* script_name(Script script) {
   static constexpr const char* names[kScriptCount] = {
-      "register_node", "heartbeat", "restore_member", "join", "leave",
-      "bye",           "rename",    "send",           "sync", "ids"};
+      "register_node", "heartbeat", "restore_member", "join", "leave", "bye",
+      "rename",        "send",      "sync",           "ids",  "prune"};
   return names[static_cast<std::size_t>(script)];
 }
 

@@ -29,8 +29,9 @@ enum class Script : std::uint8_t {
   send,            // prefix, epoch, room, member, name, text, keep → {id, ev}
   sync,            // prefix, room, count, id floor, ev floor → {ev, id, raised, msgs, ids, names}
   ids,             // prefix, count, floor → last id of the block
+  prune,           // prefix, node, members still here... → members taken out
 };
-inline constexpr std::size_t kScriptCount = 10;
+inline constexpr std::size_t kScriptCount = 11;
 
 [[nodiscard]] std::string_view script_source(Script script);
 // One entry of a room's stream as XRANGE answers it: ["<id>-1", [ts, f, n, t fields]].
