@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <functional>
 #include <memory>
 #include <span>
 
@@ -71,6 +72,16 @@ class ClusterNode final : public MountedChat {
   std::string node_id_;
 };
 
+// GET /healthz: alive, with what this process holds.
+void mount_health(Server& server, std::function<std::size_t()> room_count) {
+  server.get("/healthz", [&server, room_count = std::move(room_count)](const HttpRequestView&,
+                                                                       HttpResponse& response) {
+    response.content_type = "application/json";
+    response.body = R"({"status":"ok","connections":)" + std::to_string(server.connection_count()) +
+                    R"(,"rooms":)" + std::to_string(room_count()) + "}";
+  });
+}
+
 void mount_page(Server& server, const ChatOptions& options) {
   if (options.web_root.empty()) {
     server.get("*", serve_assets(hibiki_chat_web_assets()));
@@ -93,11 +104,7 @@ std::unique_ptr<MountedChat> mount_single_node(Server& server, const ChatOptions
   };
   server.ws("/", handlers);
   server.ws("/ws", handlers);
-  server.get("/healthz", [&server, service](const HttpRequestView&, HttpResponse& response) {
-    response.content_type = "application/json";
-    response.body = R"({"status":"ok","connections":)" + std::to_string(server.connection_count()) +
-                    R"(,"rooms":)" + std::to_string(service->room_count()) + "}";
-  });
+  mount_health(server, [service] { return service->room_count(); });
   // Listening with the history open: ready for a load balancer.
   server.get("/readyz", [](const HttpRequestView&, HttpResponse& response) {
     response.content_type = "application/json";
@@ -124,11 +131,7 @@ std::unique_ptr<MountedChat> mount_cluster_node(Server& server, const ChatOption
   };
   server.ws("/", handlers);
   server.ws("/ws", handlers);
-  server.get("/healthz", [&server, service](const HttpRequestView&, HttpResponse& response) {
-    response.content_type = "application/json";
-    response.body = R"({"status":"ok","connections":)" + std::to_string(server.connection_count()) +
-                    R"(,"rooms":)" + std::to_string(service->room_count()) + "}";
-  });
+  mount_health(server, [service] { return service->room_count(); });
   // Ready while registered with Redis: a load balancer sends nobody to a node that cannot
   // reach it.
   server.get("/readyz", [service](const HttpRequestView&, HttpResponse& response) {

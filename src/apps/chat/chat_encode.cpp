@@ -103,6 +103,14 @@ const char* describe(ChatError error) {
 
 }  // namespace
 
+MessageView view_of(std::string_view room, const store::HistoryMessage& message) {
+  return MessageView{.room = room,
+                     .id = message.id,
+                     .from = {message.from_id, message.from_name},
+                     .text = message.text,
+                     .ts_ms = message.ts_ms};
+}
+
 std::string encode_talk_message(std::string_view sender_label, std::string_view text) {
   std::string out;
   out.reserve(40 + sender_label.size() + text.size());

@@ -10,6 +10,7 @@
 
 #include "apps/chat/chat_limits.hpp"
 #include "apps/chat/chat_messages.hpp"
+#include "store/history_store.hpp"
 
 namespace hibiki::apps::chat {
 
@@ -27,6 +28,8 @@ struct MessageView {
   std::string_view text;
   std::int64_t ts_ms = 0;
 };
+// A stored message of `room`, as the encoders take it (views into `message`).
+MessageView view_of(std::string_view room, const store::HistoryMessage& message);
 
 enum class PresenceEvent : std::uint8_t { join, leave, nick };
 

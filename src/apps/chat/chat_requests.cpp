@@ -2,6 +2,7 @@
 #include "apps/chat/chat_requests.hpp"
 
 #include <chrono>
+#include <random>
 
 #include "apps/chat/chat_text.hpp"
 
@@ -52,6 +53,12 @@ std::string name_candidate(std::string_view requested, std::size_t n) {
   std::string candidate(truncate_code_points(requested, kMaxNameChars - suffix.size()));
   candidate += suffix;
   return candidate;
+}
+
+std::string random_decimal() {
+  std::random_device device;
+  std::mt19937_64 random((static_cast<std::uint64_t>(device()) << 32) ^ device());
+  return std::to_string(random());
 }
 
 std::int64_t steady_ms() {

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "apps/chat/chat_encode.hpp"
 #include "apps/chat/chat_limits.hpp"
@@ -35,9 +36,29 @@ std::variant<ClientMessage, Refusal> screen_request(TokenBucket& bucket, const C
 std::optional<Refusal> check_text(std::string_view text, std::string_view room,
                                   const ChatLimits& limits);
 
+// The room a `message` goes to: the one it names, which the sender must be in, else the
+// sender's current room (the last one joined).
+template <typename Room>
+std::variant<Room*, Refusal> room_for_message(const std::vector<Room*>& joined,
+                                              std::string_view requested) {
+  if (requested.empty()) {
+    if (joined.empty())
+      return Refusal{.error = ChatError::no_room, .detail = {.action = "message"}};
+    return joined.back();
+  }
+  for (Room* room : joined) {
+    if (room->name == requested) return room;
+  }
+  return Refusal{.error = ChatError::not_in_room,
+                 .detail = {.action = "message", .room = requested}};
+}
+
 // The name tried in place of a taken one: `requested` for n < 2, else "<requested>-<n>" cut so
 // that the whole stays within the name limit.
 std::string name_candidate(std::string_view requested, std::size_t n);
+
+// 64 random bits in decimal: tokens and epochs that must differ between processes.
+std::string random_decimal();
 
 // Milliseconds of a monotonic clock, for rate limits.
 std::int64_t steady_ms();

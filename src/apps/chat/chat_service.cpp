@@ -10,18 +10,6 @@
 #include "hibiki/log.hpp"
 
 namespace hibiki::apps::chat {
-namespace {
-
-MessageView view_of(std::string_view room, const store::HistoryMessage& row) {
-  return MessageView{.room = room,
-                     .id = row.id,
-                     .from = {row.from_id, row.from_name},
-                     .text = row.text,
-                     .ts_ms = row.ts_ms};
-}
-
-}  // namespace
-
 ChatService::ChatService(Server& server, std::unique_ptr<store::HistoryStore> history,
                          ChatLimits limits)
     : server_(server), history_(std::move(history)), limits_(limits) {}
@@ -142,20 +130,12 @@ void ChatService::on_nick(Member& member, const ClientMessage& request) {
 }
 
 void ChatService::on_chat(Member& member, const ClientMessage& request) {
-  Room* room = nullptr;
-  if (request.room.empty()) {
-    if (member.rooms.empty()) {
-      reply_error(member, ChatError::no_room, {.action = "message"});
-      return;
-    }
-    room = member.rooms.back();
-  } else {
-    room = joined_room(member, request.room);
-    if (room == nullptr) {
-      reply_error(member, ChatError::not_in_room, {.action = "message", .room = request.room});
-      return;
-    }
+  auto target = room_for_message(member.rooms, request.room);
+  if (const auto* refusal = std::get_if<Refusal>(&target)) {
+    reply_error(member, refusal->error, refusal->detail);
+    return;
   }
+  Room* room = std::get<Room*>(target);
   if (auto refusal = check_text(request.text, room->name, limits_)) {
     reply_error(member, refusal->error, refusal->detail);
     return;

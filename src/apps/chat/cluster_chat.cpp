@@ -3,7 +3,6 @@
 #include "apps/chat/cluster_chat.hpp"
 
 #include <algorithm>
-#include <random>
 #include <utility>
 #include <variant>
 
@@ -20,11 +19,6 @@ constexpr std::size_t kMaxQueuedRequests = 64;
 // Names tried per round trip when the one asked for is taken.
 constexpr std::size_t kNameCandidatesPerTry = 32;
 
-std::string random_token() {
-  std::random_device device;
-  return std::to_string((static_cast<std::uint64_t>(device()) << 32) ^ device());
-}
-
 }  // namespace
 
 ClusterChatService::Room::Room(std::string room_name, std::string channel_name, std::size_t keep)
@@ -39,7 +33,7 @@ ClusterChatService::ClusterChatService(Server& server, ClusterBus& bus, ClusterC
       bus_(bus),
       options_(std::move(options)),
       prefix_(options_.prefix + ":chat"),
-      token_(random_token()),
+      token_(random_decimal()),
       scripts_(bus) {
   bus_.on_link_change([this](bool up) { on_link(up); });
   room_named(std::string(kLobby));  // subscribed for as long as the node runs
@@ -320,20 +314,12 @@ void ClusterChatService::rename(Member& member, const std::string& requested,
 }
 
 void ClusterChatService::on_chat(Member& member, const ClientMessage& request) {
-  Room* room = nullptr;
-  if (request.room.empty()) {
-    if (member.rooms.empty()) {
-      reply_error(member, ChatError::no_room, {.action = "message"});
-      return;
-    }
-    room = member.rooms.back();
-  } else {
-    room = joined_room(member, request.room);
-    if (room == nullptr) {
-      reply_error(member, ChatError::not_in_room, {.action = "message", .room = request.room});
-      return;
-    }
+  auto target = room_for_message(member.rooms, request.room);
+  if (const auto* refusal = std::get_if<Refusal>(&target)) {
+    reply_error(member, refusal->error, refusal->detail);
+    return;
   }
+  Room* room = std::get<Room*>(target);
   if (auto refusal = check_text(request.text, room->name, options_.limits)) {
     reply_error(member, refusal->error, refusal->detail);
     return;
@@ -423,11 +409,7 @@ void ClusterChatService::on_history(Member& member, const ClientMessage& request
           const std::optional<store::HistoryMessage> message = parse_stored_message(*entry);
           if (!message) continue;
           if (!scratch_.empty()) scratch_ += ',';
-          append_message(scratch_, MessageView{.room = room_name,
-                                               .id = message->id,
-                                               .from = {message->from_id, message->from_name},
-                                               .text = message->text,
-                                               .ts_ms = message->ts_ms});
+          append_message(scratch_, view_of(room_name, *message));
         }
         send_to(*asker, encode_history(room_name, scratch_, joined->mirror.latest_id(), before));
         done(*asker);

@@ -3,7 +3,6 @@
 // that take dead nodes' members out of every room, connection ids, readiness and counters
 // (see cluster_chat.hpp).
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -20,12 +19,6 @@ constexpr std::uint32_t kRetryMs = 1000;
 // Names a member tries to get back after its node was taken for dead meanwhile.
 constexpr std::size_t kRestoreCandidates = 16;
 
-std::string random_epoch() {
-  std::random_device device;
-  std::mt19937_64 random((static_cast<std::uint64_t>(device()) << 32) ^ device());
-  return std::to_string(random());
-}
-
 }  // namespace
 
 void ClusterChatService::on_link(bool up) {
@@ -41,7 +34,7 @@ void ClusterChatService::register_node() {
   const std::uint64_t handshake = ++handshake_;
   become_unready("registering with Redis");
   const bool sent = scripts_.run(
-      Script::register_node, {prefix_, options_.node_id, token_, random_epoch()},
+      Script::register_node, {prefix_, options_.node_id, token_, random_decimal()},
       [this, handshake](const RedisReply* reply) {
         if (handshake != handshake_ || reply == nullptr) return;  // a newer one, or link down
         if (reply->is_error() || reply->elements.empty()) {

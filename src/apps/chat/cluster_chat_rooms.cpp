@@ -9,18 +9,6 @@
 #include "hibiki/log.hpp"
 
 namespace hibiki::apps::chat {
-namespace {
-
-MessageView view_of(std::string_view room, const store::HistoryMessage& message) {
-  return MessageView{.room = room,
-                     .id = message.id,
-                     .from = {message.from_id, message.from_name},
-                     .text = message.text,
-                     .ts_ms = message.ts_ms};
-}
-
-}  // namespace
-
 ClusterChatService::Room& ClusterChatService::room_named(const std::string& name) {
   auto found = rooms_.find(name);
   if (found != rooms_.end()) return *found->second;

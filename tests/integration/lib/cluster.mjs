@@ -5,29 +5,19 @@
 // namespaces a test made), every wait is bounded, and processes are stopped by their PID.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import {
-  DEFAULT_TIMEOUT, HOST, REPO_ROOT, WEB_ROOT, hibikiBin, httpGet, sleep, withTimeout,
+  DEFAULT_TIMEOUT, HOST, REPO_ROOT, WEB_ROOT, eventually, freePort, hibikiBin, httpGet, sleep,
+  withTimeout,
 } from './server.mjs';
+
+export { eventually, freePort };
 
 export const REDIS_CONF = join(REPO_ROOT, 'examples/cluster/redis.conf');
 const STARTUP_TIMEOUT = 10_000;
 const LISTENING_RE = /listening on http:\/\/[^:]+:(\d+)/;
-
-/** A TCP port that was free a moment ago. */
-export async function freePort() {
-  const server = net.createServer();
-  await new Promise((res, rej) => {
-    server.once('error', rej);
-    server.listen(0, HOST, res);
-  });
-  const { port } = server.address();
-  await new Promise((res) => server.close(res));
-  return port;
-}
 
 function waitForExit(child) {
   return new Promise((res) => {
@@ -152,17 +142,6 @@ export async function waitReady(node, ms = 10_000) {
     await sleep(50);
   }
   throw new Error(`node on port ${node.port} not ready within ${ms} ms: ${JSON.stringify(last)}`);
-}
-
-/** Polls `condition` (sync or async) every 20 ms until it is truthy; returns its value. */
-export async function eventually(condition, ms, what) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await condition();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 /**

@@ -10,8 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import {
-  DEFAULT_TIMEOUT, HOST, REPO_ROOT, hibikiBin, sleep, stopServer, withTimeout,
+  DEFAULT_TIMEOUT, HOST, REPO_ROOT, eventually, freePort, hibikiBin, sleep, stopServer, withTimeout,
 } from './server.mjs';
+
+export { eventually, freePort };
 
 const STARTUP_TIMEOUT = 10_000;
 const GATEWAY_LISTENING_RE =
@@ -23,18 +25,6 @@ export const PHP_EXAMPLE = join(REPO_ROOT, 'examples/php-chat');
 export function tempDir(prefix = 'hibiki-gw-') {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
-}
-
-/** A TCP port that was free a moment ago (bind port 0, read it, close). */
-export async function freePort() {
-  const server = net.createServer();
-  await new Promise((res, rej) => {
-    server.once('error', rej);
-    server.listen(0, HOST, res);
-  });
-  const { port } = server.address();
-  await new Promise((res) => server.close(res));
-  return port;
 }
 
 /** A TOML basic string: quotes and backslashes escaped. */
@@ -324,13 +314,3 @@ export function phpConnectionIds(chatDb) {
   return JSON.parse(out);
 }
 
-/** Polls `check()` (sync or async) every 25 ms until it returns truthy; returns that value. */
-export async function eventually(check, ms = DEFAULT_TIMEOUT, what = 'a condition') {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}

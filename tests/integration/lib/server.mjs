@@ -36,6 +36,29 @@ export function withTimeout(promise, ms, what) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** A TCP port that was free a moment ago (bind port 0, read it, close). */
+export async function freePort() {
+  const server = net.createServer();
+  await new Promise((res, rej) => {
+    server.once('error', rej);
+    server.listen(0, HOST, res);
+  });
+  const { port } = server.address();
+  await new Promise((res) => server.close(res));
+  return port;
+}
+
+/** Polls `check` (sync or async) until it returns something truthy, within `ms`; returns it. */
+export async function eventually(check, ms = DEFAULT_TIMEOUT, what = 'a condition') {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
 /**
  * Starts `hibiki <mode> --host 127.0.0.1 --port 0 ...` and resolves once it logs the
  * port it listens on. mode: 'chat' | 'echo'. For chat, --web-root defaults to <repo>/web
