@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   Peer, eventually, freePort, readiness, startNode, startRedis, waitReady,
 } from './lib/cluster.mjs';
-import { Client, hibikiBin, startServer, stopServer } from './lib/server.mjs';
+import { Client, hibikiBin, httpGet, startServer, stopServer } from './lib/server.mjs';
 
 const NODES = 3;
 
@@ -152,6 +152,25 @@ describe('three chat nodes on one Redis', { timeout: 180_000 }, () => {
       assert.equal(new Set(texts).size, 1);
     } finally {
       await Promise.all(talkers.map((t) => t.dispose()));
+    }
+  });
+
+  test('/metrics counts the link and the cluster chat', async () => {
+    const metric = (text, name) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+    for (const node of nodes) {
+      const { status, body } = await httpGet(node.port, '/metrics');
+      assert.equal(status, 200);
+      assert.equal(metric(body, 'hibiki_cluster_link_up'), 1);
+      assert.equal(metric(body, 'hibiki_chat_cluster_ready'), 1);
+      assert.ok(metric(body, 'hibiki_cluster_commands_total') > 0);
+      assert.ok(metric(body, 'hibiki_cluster_received_total') > 0, 'room events heard');
+      assert.ok(metric(body, 'hibiki_cluster_subscriptions') >= 1, 'the lobby at least');
+      assert.equal(metric(body, 'hibiki_cluster_link_failures_total'), 0);
+      for (const name of ['hibiki_cluster_reconnects_total', 'hibiki_cluster_commands_in_flight',
+        'hibiki_chat_history_gaps_total', 'hibiki_chat_nodes_reaped_total',
+        'hibiki_chat_unavailable_total', 'hibiki_connections_open']) {
+        assert.ok(Number.isInteger(metric(body, name)), name);
+      }
     }
   });
 
