@@ -7,6 +7,8 @@
 #                                    gateway example)
 #   scripts/install-deps.sh --bench  build dependencies and what bench/compare.sh needs: gnuplot
 #                                    and the peer servers of bench/peers (Node ws, Bun)
+#   scripts/install-deps.sh --cluster  build dependencies and what examples/cluster/start.sh
+#                                    runs: redis-server and haproxy
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +18,7 @@ test_packages=(libgtest-dev clang clang-format libclang-rt-14-dev python3 python
                chromium nodejs npm curl libbenchmark-dev php-cli php-curl php-sqlite3
                python3-botocore redis-server haproxy iproute2)
 bench_packages=(python3 nodejs npm gnuplot-nox)
+cluster_packages=(redis-server haproxy)
 
 wanted=("${build_packages[@]}")
 with_tests=0
@@ -30,7 +33,8 @@ case "${1:-}" in
     with_bench=1
     wanted+=("${bench_packages[@]}")
     ;;
-  *) echo "usage: scripts/install-deps.sh [--test|--bench]" >&2; exit 2 ;;
+  --cluster) wanted+=("${cluster_packages[@]}") ;;
+  *) echo "usage: scripts/install-deps.sh [--test|--bench|--cluster]" >&2; exit 2 ;;
 esac
 
 missing=()

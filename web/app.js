@@ -236,6 +236,7 @@ function onFrame(data) {
 }
 
 function apply(change) {
+  if (change.reclaim) send(change.reclaim);
   if (change.mode) renderMode();
   if (change.identity) renderIdentity();
   if (change.rooms) {

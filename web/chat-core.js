@@ -517,6 +517,13 @@ export class ChatState {
     }
     const change = { members: room.name === this.current, rooms: false };
     if (isMe) return this.#change(change);
+    // The name we asked for and did not get (its owner had not left yet: our own previous
+    // connection, held by a server that went down) is free now: ask for it again.
+    const freed = frame.event === 'leave' ? member.name : frame.event === 'nick' ? frame.previous : null;
+    if (freed && this.desiredName && this.myName !== this.desiredName &&
+        foldName(freed) === foldName(this.desiredName)) {
+      change.reclaim = { action: 'nick', name: this.desiredName };
+    }
     if (frame.event === 'nick') {
       // A page that says hello with a name first appears nameless: fix the fresh join note.
       const last = room.items.at(-1);
@@ -581,8 +588,13 @@ export class ChatState {
 
   #change(parts) {
     return { mode: false, rooms: false, members: false, identity: false, timeline: null, notice: null,
-      ...parts };
+      reclaim: null, ...parts };
   }
+}
+
+// Names are unique on the server comparing ASCII letters without case.
+function foldName(name) {
+  return name.replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
 // Room, id and timestamp: unique even if a throwaway server starts its ids again.

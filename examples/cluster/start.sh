@@ -10,10 +10,13 @@
 #   HIBIKI_CLUSTER_STATS_PORT  HAProxy's status page, on 127.0.0.1      [8404]
 #   HIBIKI_NODE1_PORT, HIBIKI_NODE2_PORT, HIBIKI_NODE3_PORT
 #                              the nodes, on 127.0.0.1                  [8081, 8082, 8083]
-#   HIBIKI_REDIS_PORT          Redis, on 127.0.0.1                      [6379]
+#   HIBIKI_REDIS_PORT          Redis, on 127.0.0.1                      [6380]
 #   HIBIKI_CLUSTER_DIR         Redis's data (redis/) and logs (logs/)   [data/cluster]
 #   HIBIKI_BIN                 the hibiki binary   [build/release/hibiki, built when missing]
 set -euo pipefail
+# Paths in the environment are relative to where this was started; the rest to the repo root.
+if [[ -n "${HIBIKI_BIN:-}" ]]; then HIBIKI_BIN=$(realpath -m -- "$HIBIKI_BIN"); fi
+if [[ -n "${HIBIKI_CLUSTER_DIR:-}" ]]; then HIBIKI_CLUSTER_DIR=$(realpath -m -- "$HIBIKI_CLUSTER_DIR"); fi
 cd "$(dirname "$0")/../.."
 
 # Exported: haproxy.cfg reads the same variables.
@@ -23,7 +26,8 @@ export HIBIKI_CLUSTER_STATS_PORT="${HIBIKI_CLUSTER_STATS_PORT:-8404}"
 export HIBIKI_NODE1_PORT="${HIBIKI_NODE1_PORT:-8081}"
 export HIBIKI_NODE2_PORT="${HIBIKI_NODE2_PORT:-8082}"
 export HIBIKI_NODE3_PORT="${HIBIKI_NODE3_PORT:-8083}"
-redis_port="${HIBIKI_REDIS_PORT:-6379}"
+# Not Redis' usual 6379: installing Debian's redis-server package starts Debian's own Redis there.
+redis_port="${HIBIKI_REDIS_PORT:-6380}"
 dir="${HIBIKI_CLUSTER_DIR:-data/cluster}"
 node_ports=("$HIBIKI_NODE1_PORT" "$HIBIKI_NODE2_PORT" "$HIBIKI_NODE3_PORT")
 STARTUP_SECONDS=15
@@ -36,7 +40,7 @@ fail() {
 
 for tool in redis-server haproxy; do
   command -v "$tool" >/dev/null ||
-    fail "$tool is not installed: run scripts/install-deps.sh --test (it installs redis-server and haproxy)"
+    fail "$tool is not installed: run scripts/install-deps.sh --cluster (it installs redis-server and haproxy)"
 done
 
 bin="${HIBIKI_BIN:-build/release/hibiki}"
@@ -45,6 +49,7 @@ if [[ ! -x "$bin" ]]; then
   say "no $bin yet: building it (scripts/build.sh release, a few minutes)"
   scripts/build.sh release
 fi
+bin=$(realpath -- "$bin") # the restart command printed for a node works from anywhere
 
 # Where to reach HAProxy from here: a wildcard address is reachable on loopback.
 front="$HIBIKI_CLUSTER_HOST"
@@ -64,8 +69,10 @@ check_port() {
   [[ -z "${claimed[$port]:-}" ]] || fail "$what and ${claimed[$port]} are both given port $port"
   claimed[$port]="$what"
   if port_busy "$host" "$port"; then
-    fail "port $port ($what) is taken by another program: stop that, or choose other ports," \
-      "e.g. HIBIKI_CLUSTER_PORT=9080 (all variables are listed at the top of $0)"
+    local hint=""
+    [[ "$what" == Redis* ]] && hint=" (another Redis? choose one with HIBIKI_REDIS_PORT)"
+    fail "port $port, wanted for $what, is taken by another program$hint. Stop that, or choose" \
+      "other ports, e.g. HIBIKI_CLUSTER_PORT=9080 (every variable is listed at the top of $0)"
   fi
 }
 check_port "HAProxy (HIBIKI_CLUSTER_PORT)" "$front" "$HIBIKI_CLUSTER_PORT"
@@ -75,6 +82,7 @@ for n in 1 2 3; do check_port "node-$n (HIBIKI_NODE${n}_PORT)" 127.0.0.1 "${node
 
 mkdir -p "$dir/redis" "$dir/logs"
 logs="$dir/logs"
+redis_dir=$(cd "$dir/redis" && pwd)
 
 # --- processes and stopping them ----------------------------------------------------------
 
@@ -83,16 +91,34 @@ declare -A names=()  # pid -> what it is
 declare -A alive=()  # pids not reaped yet: only these may be signalled (a reaped pid can be reused)
 stopping=0
 
+# The command line of each program (in `cmd`): to start it, and to say how to start it again.
+command_of() {
+  case "$1" in
+    redis)
+      cmd=(redis-server "$PWD/examples/cluster/redis.conf" --port "$redis_port" --bind 127.0.0.1
+           --dir "$redis_dir" --logfile "")
+      ;;
+    node-*)
+      # Loopback only: browsers come through HAProxy. Every connection then comes from
+      # HAProxy's address, so the per-client limit is HAProxy's (haproxy.cfg), not the node's.
+      cmd=("$bin" chat --host 127.0.0.1 --port "${node_ports[${1#node-} - 1]}" --node-id "$1"
+           --redis "redis://127.0.0.1:$redis_port" --max-connections-per-ip 0)
+      ;;
+    haproxy) cmd=(haproxy -f "$PWD/examples/cluster/haproxy.cfg" -db) ;;
+  esac
+}
+
 # Each runs in a session of its own: Ctrl-C in the terminal reaches only this script, which
 # then stops them in order. `setsid` execs in place here (a background job is not a group
 # leader), so $! is the program's own pid.
 launch() {
-  local what="$1" log="$2"
-  shift 2
-  setsid "$@" >"$log" 2>&1 </dev/null &
+  local what="$1"
+  command_of "$what"
+  setsid "${cmd[@]}" >"$logs/$what.log" 2>&1 </dev/null &
   pids+=("$!")
   names[$!]="$what"
   alive[$!]=1
+  say "$what started, pid $!"
 }
 
 # SIGTERM, SIGKILL when still there after $2 seconds; reaps it.
@@ -174,23 +200,12 @@ wait_until() {
   fail "${names[$pid]} was not ready within $STARTUP_SECONDS s (its log: $log)"
 }
 
-launch redis "$logs/redis.log" redis-server examples/cluster/redis.conf --port "$redis_port" \
-  --bind 127.0.0.1 --dir "$(cd "$dir/redis" && pwd)" --logfile ""
+launch redis
 wait_until "${pids[0]}" redis_ping
-
-node_args() {
-  # Loopback only: browsers come through HAProxy. Every connection then comes from HAProxy's
-  # address, so the per-client limit is HAProxy's (haproxy.cfg), not the node's per-IP one.
-  echo "chat --host 127.0.0.1 --port ${node_ports[$(($1 - 1))]} --node-id node-$1" \
-    "--redis redis://127.0.0.1:$redis_port --max-connections-per-ip 0"
-}
-for n in 1 2 3; do
-  # shellcheck disable=SC2046  # node_args is words without spaces inside
-  launch "node-$n" "$logs/node-$n.log" "$bin" $(node_args "$n")
-done
+for n in 1 2 3; do launch "node-$n"; done
 for n in 1 2 3; do wait_until "${pids[$n]}" ready 127.0.0.1 "${node_ports[$((n - 1))]}"; done
 
-launch haproxy "$logs/haproxy.log" haproxy -f examples/cluster/haproxy.cfg -db
+launch haproxy
 # Up when a request through it reaches a node.
 wait_until "${pids[4]}" ready "$front" "$HIBIKI_CLUSTER_PORT"
 
@@ -212,8 +227,9 @@ cat <<EOF
 
 EOF
 
-# Until Ctrl-C or SIGTERM. A node that exits is reported and left down (that is the failover
-# demo); without Redis or HAProxy there is no cluster, so then everything stops.
+# Until Ctrl-C or SIGTERM. A node or Redis that exits is reported and left down, with the
+# command that starts it again (that is the failover demo: HAProxy takes a dead node out, and
+# every node while Redis is gone); without HAProxy nobody gets in, so then everything stops.
 while ((${#alive[@]})); do
   done_pid=""
   status=0
@@ -222,9 +238,7 @@ while ((${#alive[@]})); do
   unset "alive[$done_pid]"
   what="${names[$done_pid]}"
   say "$what (pid $done_pid) exited with status $status"
-  if [[ "$what" == node-* ]]; then
-    say "to start it again: $bin $(node_args "${what#node-}")"
-    continue
-  fi
-  exit 1
+  [[ "$what" != haproxy ]] || exit 1
+  command_of "$what"
+  say "to start it again (in another terminal): $(printf '%q ' "${cmd[@]}")"
 done

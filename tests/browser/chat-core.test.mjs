@@ -116,6 +116,27 @@ describe('chat-core', () => {
     assert.equal(room.items.at(-1).text, 'kai left');
   });
 
+  test('a name held by a vanished connection is asked for again once it is freed', () => {
+    // Reconnected to another node while the old connection still held "Aiko": we got -2.
+    const state = new ChatState({ name: 'Aiko' });
+    online(state, '9', 'Aiko-2');
+    state.handle({ type: 'joined', room: 'lobby', members: [{ id: '3', name: 'Aiko' }, { id: '9', name: 'Aiko-2' }] });
+    // Someone else leaving, or another name freed, changes nothing.
+    assert.equal(state.handle({ type: 'presence', room: 'lobby', event: 'leave',
+      member: { id: '5', name: 'kai' }, count: 2 }).reclaim, null);
+    // The old connection leaves (its node was taken for dead): ask for the name again; the
+    // server compares names without ASCII case, so does the page.
+    const change = state.handle({ type: 'presence', room: 'lobby', event: 'leave',
+      member: { id: '3', name: 'aiko' }, count: 1 });
+    assert.deepEqual(change.reclaim, { action: 'nick', name: 'Aiko' });
+    // A name given up by a rename is free as well; once we have it, nothing more is asked.
+    assert.deepEqual(state.handle({ type: 'presence', room: 'lobby', event: 'nick',
+      member: { id: '4', name: 'other' }, count: 2, previous: 'AIKO' }).reclaim, { action: 'nick', name: 'Aiko' });
+    state.handle({ type: 'nick', id: '9', name: 'Aiko' });
+    assert.equal(state.handle({ type: 'presence', room: 'lobby', event: 'leave',
+      member: { id: '4', name: 'aiko' }, count: 1 }).reclaim, null);
+  });
+
   test('a refused join drops the room; other errors become notices', () => {
     const state = new ChatState();
     online(state);

@@ -31,7 +31,7 @@ describe('a node partitioned from Redis', { timeout: 120_000 }, () => {
   after(async () => {
     await Promise.all(peers.map((p) => p.close()));
     await Promise.all(nodes.map((node) => node.kill('SIGKILL').catch(() => {})));
-    await redis?.kill();
+    await redis?.stop();
     await topo?.destroy();
   });
 

@@ -61,7 +61,12 @@ export async function startRedis({ port, dir, persistent = true, bind = HOST, sp
       child.once('exit', (code) => rej(new Error(`redis-server exited (${code}):\n${redis.log}`)));
     });
     redis.log = '';
-    await withTimeout(ready, STARTUP_TIMEOUT, 'redis-server to accept connections');
+    try {
+      await withTimeout(ready, STARTUP_TIMEOUT, 'redis-server to accept connections');
+    } catch (err) {
+      await redis.kill(); // a redis-server that did not come up is not left behind
+      throw err;
+    }
   };
   /** SIGKILL: a crash. Resolves once it is gone. */
   redis.kill = async () => {
@@ -78,7 +83,12 @@ export async function startRedis({ port, dir, persistent = true, bind = HOST, sp
     await redis.kill();
     if (redis.ownsDir) rmSync(redis.dir, { recursive: true, force: true });
   };
-  await launch();
+  try {
+    await launch();
+  } catch (err) {
+    if (redis.ownsDir) rmSync(redis.dir, { recursive: true, force: true });
+    throw err;
+  }
   return redis;
 }
 
