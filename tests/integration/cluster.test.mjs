@@ -28,7 +28,8 @@ describe('three chat nodes on one Redis', { timeout: 180_000 }, () => {
     for (let i = 0; i < NODES; ++i) {
       // Node 0 runs two loops: work crosses loops as well as nodes.
       nodes.push(await startNode(redis.url, { nodeId: `test-${i}`,
-        args: ['--threads', i === 0 ? '2' : '1', '--rate-limit', '0'] }));
+        args: ['--threads', i === 0 ? '2' : '1', '--rate-limit', '0',
+          '--max-connections-per-ip', '0'] }));
     }
     await Promise.all(nodes.map((node) => waitReady(node)));
   });
@@ -74,6 +75,23 @@ describe('three chat nodes on one Redis', { timeout: 180_000 }, () => {
     }
     assert.equal(next.size, CLIENTS);
     await Promise.all(crowd.map((p) => p.close()));
+  });
+
+  test('a burst of connections larger than a block of ids all get in, each with its own id', async () => {
+    // Ids come in blocks of 1,024; those past the block at hand wait one round trip for the
+    // next, they are not turned away.
+    const burst = await Promise.all(Array.from({ length: 1100 }, () => Peer.connect(nodes[1])));
+    try {
+      const probe = burst.slice(-40);
+      await Promise.all(probe.map((peer) => peer.hello()));
+      assert.equal(new Set(probe.map((peer) => peer.id)).size, probe.length);
+      await probe[0].send({ action: 'message', message: 'after the burst' });
+      await Promise.all(burst.slice(0, 40).map((peer) => peer.waitFor(
+        (f) => f.type === 'message' && f.body.endsWith(': after the burst'),
+        { ms: 10_000, what: 'the talk message after the burst' })));
+    } finally {
+      await Promise.all(burst.map((peer) => peer.close()));
+    }
   });
 
   test('presence and names span the nodes', async () => {

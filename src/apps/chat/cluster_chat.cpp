@@ -46,7 +46,7 @@ ClusterChatService::~ClusterChatService() = default;
 void ClusterChatService::on_upgrade(PendingUpgrade upgrade) {
   // While this node cannot reach Redis it can neither name a new member nor show it anything:
   // a load balancer's next try (or the page's reconnect) should land elsewhere.
-  if (!ready() || ids_.empty()) {
+  if (!ready()) {
     unavailable_.fetch_add(1, std::memory_order_relaxed);
     upgrade.reject(503, "cluster unavailable: " + not_ready_reason() + "\n",
                    {{"Retry-After", "3"}});
@@ -56,13 +56,8 @@ void ClusterChatService::on_upgrade(PendingUpgrade upgrade) {
 }
 
 void ClusterChatService::on_open(WebSocket ws) {
-  const std::optional<std::uint64_t> id = ids_.take();
-  if (!id) {
-    ws.close(1013, "try again later");  // the pool ran dry between upgrade and open
-    return;
-  }
   const std::uint64_t connection = ws.id();
-  server_.dispatch([this, ws, connection, id = *id] { opened(ws, connection, id); });
+  server_.dispatch([this, ws, connection] { opened(ws, connection); });
 }
 
 void ClusterChatService::on_message(WebSocket ws, std::string_view message, MessageKind kind) {
@@ -79,26 +74,56 @@ void ClusterChatService::on_close(WebSocket ws) {
 
 // --- on loop 0 --------------------------------------------------------------------------
 
-void ClusterChatService::opened(WebSocket ws, std::uint64_t connection, std::uint64_t member_id) {
+void ClusterChatService::opened(WebSocket ws, std::uint64_t connection) {
   auto member =
       std::make_unique<Member>(Member{.ws = ws,
                                       .connection = connection,
-                                      .id = std::to_string(member_id),
+                                      .id = {},
                                       .name = {},
                                       .hello = false,
                                       .rooms = {},
                                       .bucket = TokenBucket(options_.limits.rate, steady_ms())});
-  Member& joined = *member;
+  Member& opened = *member;
   members_.emplace(connection, std::move(member));
+  // Everyone starts in the lobby, speaking the talk's JSON until it says hello, and hears the
+  // lobby from now on, as on a single node, even before its join is through.
+  Room& lobby = room_named(std::string(kLobby));
+  set_topic(opened, lobby.talk_topic, true);
+  ++lobby.talk_listeners;
+  // Its requests wait until it has an id and is in the lobby.
+  opened.busy = true;
+  awaiting_id_.push_back(connection);
+  hand_out_ids();
+}
+
+void ClusterChatService::hand_out_ids() {
+  // A burst of connections may use up the ids at hand before the next block arrives: they
+  // wait for it (a round trip) rather than being turned away.
+  while (!awaiting_id_.empty()) {
+    Member* member = member_of(awaiting_id_.front());
+    if (member == nullptr) {
+      awaiting_id_.pop_front();
+      continue;
+    }
+    const std::optional<std::uint64_t> id = ids_.take();
+    if (!id) break;
+    awaiting_id_.pop_front();
+    member->id = std::to_string(*id);
+    begin_join(*member, std::string(kLobby), std::nullopt, /*silent=*/true);
+  }
   if (ids_.wants_block()) refill_ids();
-  // Everyone starts in the lobby, speaking the talk's JSON until it says hello.
-  begin_join(joined, std::string(kLobby), std::nullopt, /*silent=*/true);
 }
 
 void ClusterChatService::closed(std::uint64_t connection) {
   auto found = members_.find(connection);
   if (found == members_.end()) return;
   Member& member = *found->second;
+  if (member.id.empty()) {
+    // Still waiting for its id: only listening to the lobby.
+    --room_named(std::string(kLobby)).talk_listeners;
+    members_.erase(found);
+    return;
+  }
   std::vector<std::string> touched;
   for (Room* room : member.rooms) {
     std::erase(room->members, &member);

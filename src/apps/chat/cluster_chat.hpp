@@ -110,7 +110,8 @@ class ClusterChatService {
   };
 
   // Requests (cluster_chat.cpp), on loop 0.
-  void opened(WebSocket ws, std::uint64_t connection, std::uint64_t member_id);
+  void opened(WebSocket ws, std::uint64_t connection);
+  void hand_out_ids();
   void received(std::uint64_t connection, const std::string& message, MessageKind kind);
   void closed(std::uint64_t connection);
   void process_queue(Member& member);
@@ -175,7 +176,8 @@ class ClusterChatService {
   IdPool ids_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Member>> members_;  // by connection
   std::unordered_map<std::string, std::unique_ptr<Room>> rooms_;        // rooms with members
-  std::string epoch_;            // Redis' epoch as last seen; empty before the first link
+  std::deque<std::uint64_t> awaiting_id_;  // connections opened while no id was at hand
+  std::string epoch_;                      // Redis' epoch as last seen; empty before the first link
   std::uint64_t handshake_ = 0;  // registrations started; answers of older ones are ignored
   std::uint64_t heartbeat_timer_ = 0;
   std::string scratch_;

@@ -60,8 +60,9 @@ void ClusterChatService::register_node() {
         if (ids_.wants_block()) refill_ids();
         // Connections that closed while Redis was out of reach could not say goodbye.
         std::vector<std::string> prune{prefix_, options_.node_id};
-        for (const auto& [connection, member] : members_)
-          prune.push_back(member->id);
+        for (const auto& [connection, member] : members_) {
+          if (!member->id.empty()) prune.push_back(member->id);
+        }
         scripts_.run(Script::prune, std::move(prune), [](const RedisReply* pruned) {
           if (pruned != nullptr && pruned->type == RedisReply::Type::integer &&
               pruned->integer > 0) {
@@ -78,12 +79,16 @@ void ClusterChatService::restore_members(std::uint64_t handshake) {
   // Redis is made to hold what this node holds: after a short blip that changes nothing; after
   // the node was taken for dead, or Redis lost its data, its members come back (with join
   // events) under their names when these are still free.
-  auto remaining = std::make_shared<std::size_t>(members_.size());
+  std::size_t with_ids = 0;
+  for (const auto& [connection, member] : members_)
+    with_ids += member->id.empty() ? 0 : 1;
+  auto remaining = std::make_shared<std::size_t>(with_ids);
   if (*remaining == 0) {
     become_ready(handshake);
     return;
   }
   for (auto& [connection, member] : members_) {
+    if (member->id.empty()) continue;  // not in Redis yet: it joins once it has an id
     std::vector<std::string> arguments{prefix_, options_.node_id, member->id};
     const std::size_t candidates = member->name.empty() ? 0 : kRestoreCandidates;
     arguments.push_back(std::to_string(candidates));
@@ -199,6 +204,7 @@ void ClusterChatService::refill_ids() {
         if (reply != nullptr && reply->type == RedisReply::Type::integer &&
             reply->integer >= static_cast<long long>(IdPool::kBlock)) {
           ids_.add_block(static_cast<std::uint64_t>(reply->integer));
+          hand_out_ids();
         } else {
           ids_.refill_failed();
         }

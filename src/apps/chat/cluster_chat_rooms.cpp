@@ -49,10 +49,6 @@ void ClusterChatService::begin_join(Member& member, const std::string& room_name
   member.join_ev = 0;
   member.join_since = since;
   room.joining.push_back(&member);
-  if (!member.hello) {
-    set_topic(member, room.talk_topic, true);
-    ++room.talk_listeners;
-  }
   // Otherwise it is sent once the room is live on this node (finish_sync).
   if (room.live) send_join(member);
 }

@@ -1,7 +1,8 @@
 // Connection ids when the chat runs as a cluster: unique across nodes, still short decimal
 // numbers ("Client 1042"). Each node takes blocks of ids from a Redis counter and hands them
 // out locally, asking for the next block while half of the current one is left, so opening a
-// connection never waits for Redis. Thread: any (one mutex, taken once per connection).
+// connection seldom waits for Redis (only a burst larger than half a block does, for one round
+// trip). Thread: any (one mutex).
 #pragma once
 
 #include <cstdint>
@@ -12,7 +13,7 @@ namespace hibiki::apps::chat {
 
 class IdPool {
  public:
-  static constexpr std::uint64_t kBlock = 256;
+  static constexpr std::uint64_t kBlock = 1024;
 
   // The next id, or nullopt when the pool is empty (no block yet, or Redis down too long).
   std::optional<std::uint64_t> take();

@@ -26,23 +26,25 @@ TEST(IdPool, empty_until_a_block_arrives) {
 TEST(IdPool, asks_for_the_next_block_at_half_and_moves_on_to_it) {
   IdPool pool;
   ASSERT_TRUE(pool.wants_block());
-  pool.add_block(1000);  // ids 745..1000
+  const std::uint64_t first_last = 4 * IdPool::kBlock;  // another node took the first three
+  pool.add_block(first_last);
   for (std::uint64_t i = 0; i < IdPool::kBlock / 2 - 1; ++i)
-    ASSERT_EQ(pool.take(), 1000 - IdPool::kBlock + 1 + i);
+    ASSERT_EQ(pool.take(), first_last - IdPool::kBlock + 1 + i);
   EXPECT_FALSE(pool.wants_block());
   ASSERT_TRUE(pool.take());
-  EXPECT_TRUE(pool.wants_block());  // half left
-  pool.add_block(5000);             // another node took the blocks between
+  EXPECT_TRUE(pool.wants_block());                       // half left
+  const std::uint64_t second_last = 9 * IdPool::kBlock;  // and the blocks between
+  pool.add_block(second_last);
   std::uint64_t last = 0;
   while (auto id = pool.take()) {
-    if (*id > 1000) {
-      EXPECT_EQ(*id, 5000 - IdPool::kBlock + 1);
+    if (*id > first_last) {
+      EXPECT_EQ(*id, second_last - IdPool::kBlock + 1);
       last = *id;
       break;
     }
   }
   EXPECT_NE(last, 0u);
-  EXPECT_EQ(pool.high_water(), 5000u);
+  EXPECT_EQ(pool.high_water(), second_last);
 }
 
 TEST(IdPool, a_failed_refill_may_be_asked_again) {
