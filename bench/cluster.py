@@ -6,10 +6,12 @@ Redis costs, measured with ../shared/bench/wsload on loopback. Never a timed tes
 single  one node, broadcast to 1,000 (window 32, the compare.py workload): hibiki's CPU per
         delivery alone (--db :memory:) and clustered (--redis), interleaved; the node on core 0,
         wsload and Redis on core 1. Also Redis' CPU per published message.
-spread  3 nodes, 1 publisher on node 0 at a fixed rate, 3,000 subscribers (1,000 per node, one
-        wsload per node): deliveries/s and publish-to-receive p50/p99 on each node.
-redis   Redis' CPU per published message with the 3,000 subscribers on 1, 2 and 3 nodes, and
-        with 1,000 or 3,000 on one node: it must grow with nodes, not with subscribers.
+spread  3 nodes, 1 publisher on node 0, 3,000 subscribers (1,000 per node, one wsload per
+        node): deliveries/s with a window of 32, and publish-to-receive p50/p99 on each node at a
+        fixed rate (--rate).
+redis   Redis' CPU per published message (its idle background subtracted) with 3,000
+        subscribers on 1, 2 and 3 nodes, and with 300 or 3,000 on one node: it must grow with
+        nodes, not with subscribers.
 """
 import argparse
 import json
@@ -47,6 +49,28 @@ def wait_ready(port, timeout=10.0):
             pass
         time.sleep(0.05)
     return False
+
+
+def redis_cpu_seconds(port):
+    """Redis' own CPU so far (INFO cpu: getrusage, microseconds; /proc's 10 ms ticks are too
+    coarse for a few thousand messages)."""
+    out = subprocess.run(["redis-cli", "-p", str(port), "INFO", "cpu"], capture_output=True,
+                         text=True, timeout=10).stdout
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    return float(fields["used_cpu_sys"]) + float(fields["used_cpu_user"])
+
+
+def redis_command_stats(port):
+    """{command: (calls, usec)} from INFO commandstats: Redis' time inside each command."""
+    out = subprocess.run(["redis-cli", "-p", str(port), "INFO", "commandstats"],
+                         capture_output=True, text=True, timeout=10).stdout
+    stats = {}
+    for line in out.splitlines():
+        if line.startswith("cmdstat_"):
+            name, values = line[len("cmdstat_"):].split(":", 1)
+            fields = dict(v.split("=", 1) for v in values.split(","))
+            stats[name] = (int(fields["calls"]), int(fields["usec"]))
+    return stats
 
 
 def cpu_seconds(pid):
@@ -138,10 +162,10 @@ def run_single(binary, clustered):
         if not (wait_ready(port) if clustered else wait_listening(port)):
             return {"error": "node not ready"}
         time.sleep(0.3)
-        redis_before = cpu_seconds(redis_pid) if redis_pid else None
+        redis_before = redis_cpu_seconds(redis_port) if redis_pid else None
         result = result_of(wsload(binary, port, "1", 1000, 1, 0, 5, server_pid=node.pid))
         if redis_pid:
-            result["redis_cpu_s"] = cpu_seconds(redis_pid) - redis_before
+            result["redis_cpu_s"] = redis_cpu_seconds(redis_port) - redis_before
             if result.get("sent"):
                 result["redis_cpu_us_per_message"] = 1e6 * result["redis_cpu_s"] / result["sent"]
         return result
@@ -165,14 +189,25 @@ def run_spread(binary, nodes, subscribers, rate, duration=5):
             return {"error": "nodes not ready"}
         time.sleep(0.3)
         per_node = subscribers // nodes
+        # Redis' own background work (heartbeats, probes, its timers) over a quiet second, to
+        # take out of the per-message figure.
+        idle_before = redis_cpu_seconds(redis_port)
+        time.sleep(2.0)
+        idle_per_s = (redis_cpu_seconds(redis_port) - idle_before) / 2.0
         # Subscribers first, measuring longer than the publisher so that they all hear it all.
         listeners = [wsload(binary, port, "0,1", per_node, 0, 0, duration + 4, settle_ms=300)
                      for port in ports[1:]]
         time.sleep(1.5)
-        redis_before = cpu_seconds(redis.pid)
+        redis_before = redis_cpu_seconds(redis_port)
+        scripts_before = redis_command_stats(redis_port).get("evalsha", (0, 0))
+        started = time.time()
         publisher = wsload(binary, ports[0], "0,1", per_node, 1, rate, duration, settle_ms=1000)
         results = [result_of(publisher)]
-        redis_cpu = cpu_seconds(redis.pid) - redis_before
+        redis_cpu = (redis_cpu_seconds(redis_port) - redis_before -
+                     idle_per_s * (time.time() - started))
+        scripts_after = redis_command_stats(redis_port).get("evalsha", (0, 0))
+        calls = scripts_after[0] - scripts_before[0]
+        script_us = (scripts_after[1] - scripts_before[1]) / calls if calls else None
         results += [result_of(listener) for listener in listeners]
         sent = results[0].get("sent") or 0
         delivered = sum(r.get("delivered") or 0 for r in results)
@@ -186,6 +221,8 @@ def run_spread(binary, nodes, subscribers, rate, duration=5):
             "p50_us": [r.get("p50_us") for r in results],
             "p99_us": [r.get("p99_us") for r in results],
             "redis_cpu_us_per_message": 1e6 * redis_cpu / sent if sent else None,
+            # The send script's own time (store + publish to each node), heartbeats included.
+            "redis_script_us_per_call": script_us,
         }
     finally:
         procs.stop_all()
@@ -211,8 +248,10 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--parts", default="single,spread,redis")
-    parser.add_argument("--rate", type=int, default=200,
+    parser.add_argument("--rate", type=int, default=50,
                         help="publisher rate for spread and redis (messages/s)")
+    parser.add_argument("--redis-rate", type=int, default=500,
+                        help="publisher rate for the redis part (messages/s)")
     parser.add_argument("--wsload", default=None)
     parser.add_argument("--json", default=os.path.join(ROOT, "bench", "results", "cluster.json"))
     options = parser.parse_args()
@@ -263,20 +302,25 @@ def main():
                 print(f"  node {node}: publish-to-receive p50 {show(p50)} us, p99 {show(p99)} us")
 
     if "redis" in parts:
-        layouts = [(1, 1000), (1, 3000), (2, 3000), (3, 3000)]
+        # One message rate for every layout (Redis batches more per wake-up at higher rates,
+        # which would blur the comparison), high enough that its background work is small.
+        layouts = [(1, 300), (1, 3000), (2, 3000), (3, 3000)]
         runs = {f"{n}x{s}": [] for n, s in layouts}
         for _ in range(options.rounds):
             for nodes, subscribers in layouts:
-                r = run_spread(binary, nodes, subscribers, options.rate)
+                r = run_spread(binary, nodes, subscribers, options.redis_rate)
                 runs[f"{nodes}x{subscribers}"].append(r)
                 print(f"redis {nodes} nodes {subscribers} subscribers: "
                       f"{r.get('redis_cpu_us_per_message')} us/msg", file=sys.stderr)
         report["redis"] = runs
-        print(f"\nRedis CPU per published message ({options.rate} messages/s):")
+        print(f"\nRedis CPU per published message ({options.redis_rate} messages/s):")
         for key, rs in runs.items():
             nodes, subscribers = key.split("x")
-            print(f"  {nodes} node(s), {subscribers} subscribers: "
-                  f"{show(spread_of([r.get('redis_cpu_us_per_message') for r in rs]))} us")
+            print(f"  {nodes} node(s), {subscribers} subscribers: all of Redis "
+                  f"{show(spread_of([r.get('redis_cpu_us_per_message') for r in rs]))} us, the "
+                  f"send script {show(spread_of([r.get('redis_script_us_per_call') for r in rs]))}"
+                  f" us, {show(spread_of([r['sent'] / 5 for r in rs if r.get('sent')]))}"
+                  " messages/s")
 
     os.makedirs(os.path.dirname(options.json), exist_ok=True)
     with open(options.json, "w") as f:
