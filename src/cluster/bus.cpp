@@ -204,7 +204,11 @@ void Bus::on_half_ready() {
 void Bus::lose_link(const std::string& reason) {
   if (link_ != Link::up && link_ != Link::connecting) return;
   const bool was_up = link_ == Link::up;
+  const bool same_reason = !was_up && reason == link_status();
   link_ = Link::waiting;
+  // The reason before the flag: a reader on another thread that sees the link down must also
+  // see why.
+  set_status(reason);
   link_up_.store(false, std::memory_order_release);
   if (attempt_timer_ != 0) server_.cancel_timer(attempt_timer_);
   if (probe_timer_ != 0) server_.cancel_timer(probe_timer_);
@@ -215,12 +219,11 @@ void Bus::lose_link(const std::string& reason) {
   if (was_up) {
     link_failures_.fetch_add(1, std::memory_order_relaxed);
     log(LogLevel::warn, "cluster: Redis link lost (" + endpoint() + "): " + reason + retry);
-  } else if (reason != link_status()) {
+  } else if (!same_reason) {
     log(LogLevel::warn, "cluster: Redis unreachable (" + endpoint() + "): " + reason + retry);
   } else {
     log(LogLevel::debug, "cluster: Redis still unreachable: " + reason + retry);
   }
-  set_status(reason);
   ++attempt_;  // late answers of this attempt are ignored
   // Pending commands get their callbacks (with nullptr) as the connections close.
   commands_.close();

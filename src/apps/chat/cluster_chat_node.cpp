@@ -124,11 +124,12 @@ void ClusterChatService::restore_members(std::uint64_t handshake) {
 
 void ClusterChatService::become_ready(std::uint64_t handshake) {
   if (handshake != handshake_ || !bus_.link_up()) return;
+  // The flag before the reason goes: a reader that sees "not ready" always sees why.
+  ready_.store(true, std::memory_order_release);
   {
     const std::lock_guard lock(reason_mutex_);
     not_ready_reason_.clear();
   }
-  ready_.store(true, std::memory_order_release);
   log(LogLevel::info, "cluster: node " + options_.node_id + " ready (" +
                           std::to_string(members_.size()) + " connection(s) here)");
   if (heartbeat_timer_ == 0) {
