@@ -2,7 +2,8 @@
 # Configures and builds one flavour of hibiki into build/<flavour>. Further arguments go to
 # cmake (e.g. -DHIBIKI_BUILD_BENCHMARKS=ON).
 #   scripts/build.sh release|debug|asan|tsan [-DOPTION=VALUE...]
-#   (tsan: only the unit tests that run several loops at once: the server's and the cluster bus')
+#   (tsan: only what runs several loops at once: the server's and the cluster bus' unit tests,
+#   and the hibiki program for the cluster integration tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flavour="${1:-debug}"
@@ -14,7 +15,7 @@ case "$flavour" in
               -DCMAKE_CXX_COMPILER=clang++) ;;
   tsan) args=(-DCMAKE_BUILD_TYPE=Debug -DHIBIKI_TSAN=ON -DHIBIKI_BUILD_EXAMPLES=OFF
               -DCMAKE_CXX_COMPILER=clang++)
-        targets=(server_tests cluster_tests) ;;
+        targets=(server_tests cluster_tests hibiki_cli) ;;
   *) echo "usage: scripts/build.sh release|debug|asan|tsan [-DOPTION=VALUE...]" >&2; exit 2 ;;
 esac
 args+=("${@:2}")

@@ -4,7 +4,8 @@
 # (headless Chromium), the conformance suite (raw frames, Autobahn cases 1-10 and 12-13), then the
 # unit, integration and conformance suites again under ASan+UBSan, a few seconds of each
 # libFuzzer target (corpus replays run with the unit tests), the server's and the cluster bus'
-# unit tests (several loops on several threads) under TSan, plus format
+# unit tests (several loops on several threads) and the cluster integration tests under TSan,
+# plus format
 # and layering checks. Ends with "N passed, N failed" over the suites.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -64,6 +65,9 @@ suite "unit tests, several loops at once (TSan)" env TSAN_OPTIONS=halt_on_error=
   build/tsan/tests/unit/server/server_tests
 suite "cluster bus unit tests, several loops and a real Redis (TSan)" env TSAN_OPTIONS=halt_on_error=1 \
   build/tsan/tests/unit/cluster/cluster_tests
+# The clustered chat hands work between loops (Server::dispatch): its nodes run two loops here.
+suite "integration, chat cluster nodes (TSan)" env TSAN_OPTIONS=halt_on_error=1 \
+  HIBIKI_BIN="$root/build/tsan/hibiki" node --test --test-concurrency=2 tests/integration/cluster*.test.mjs
 
 echo
 if ((failed)); then
