@@ -55,6 +55,28 @@ class PendingUpgrade {
   std::uint32_t generation_ = 0;
 };
 
+// An HTTP request waiting for the application's answer (Server::route_deferred): a backend
+// call, work on another loop or another server. Cheap to copy; answered once (later calls do
+// nothing); safe to keep after the client is gone. No answer within handshake_timeout_ms gets
+// 503. Requests pipelined behind it wait for it, as HTTP/1.1 requires.
+class PendingResponse {
+ public:
+  PendingResponse() = default;
+  // Sends the response. Thread: any. On the connection's loop, false when it was not the one
+  // answer (answered already, the client gone); from another thread it is handed to that loop,
+  // which sends it if it is, and false only when the server has stopped.
+  bool respond(HttpResponse response) const;
+
+ private:
+  friend class detail::ServerCore;
+  PendingResponse(detail::ServerCore* core, std::uint32_t slot, std::uint32_t generation)
+      : core_(core), slot_(slot), generation_(generation) {}
+
+  detail::ServerCore* core_ = nullptr;
+  std::uint32_t slot_ = 0;
+  std::uint32_t generation_ = 0;
+};
+
 struct WebSocketHandlers {
   // Decides each upgrade to this endpoint, now or later (an authorizer, a backend call): the
   // client waits for PendingUpgrade::accept() or reject(), at most handshake_timeout_ms (then
@@ -73,6 +95,9 @@ struct WebSocketHandlers {
 };
 
 using HttpHandler = std::function<void(const HttpRequestView& request, HttpResponse& response)>;
+// `request` is valid only during the call; answer through `pending`, now or later.
+using DeferredHttpHandler =
+    std::function<void(const HttpRequestView& request, PendingResponse pending)>;
 
 class Server {
  public:
@@ -88,6 +113,9 @@ class Server {
   // Handler for another method ("POST", "PUT", "DELETE", ...) at an exact path or "*". A method
   // with no route gets 405; the body is in HttpRequestView::body().
   Server& route(std::string method, std::string path, HttpHandler handler);
+  // A route answered later (PendingResponse), for any method, GET included (HEAD then gets
+  // the head of the answer). Replaces a route of the same method and path.
+  Server& route_deferred(std::string method, std::string path, DeferredHttpHandler handler);
 
   // Binds the listening socket (and loads the TLS files when set). Throws std::system_error
   // when it cannot bind, std::runtime_error when the TLS files cannot be used. Returns the port.

@@ -20,13 +20,14 @@ namespace hibiki::server {
 struct Topic;
 
 enum class ConnectionState : std::uint8_t {
-  http,       // reading an HTTP request (a WebSocket upgrade or a plain GET)
-  upgrading,  // a valid upgrade request waits for the application's on_upgrade answer
-  open,       // WebSocket open: frames both ways
-  closing,    // we sent a close frame and wait for the peer's (RFC 6455 §7.1.2)
-  draining,   // done talking: our write side is shut once the queue empties; reads are
-              // discarded until the peer's EOF or the close timeout
-  closed,     // waiting to be reclaimed at the end of the loop turn
+  http,        // reading an HTTP request (a WebSocket upgrade or a plain GET)
+  upgrading,   // a valid upgrade request waits for the application's on_upgrade answer
+  responding,  // an HTTP request waits for the application's answer (Server::route_deferred)
+  open,        // WebSocket open: frames both ways
+  closing,     // we sent a close frame and wait for the peer's (RFC 6455 §7.1.2)
+  draining,    // done talking: our write side is shut once the queue empties; reads are
+               // discarded until the peer's EOF or the close timeout
+  closed,      // waiting to be reclaimed at the end of the loop turn
 };
 
 // An upgrade request kept while the application decides (ConnectionState::upgrading): what the
@@ -47,6 +48,8 @@ struct ConnectionExtras {
   std::string protocol;                           // the negotiated subprotocol
   std::string close_reason;                       // reported to on_close
   std::unique_ptr<UpgradeStash> upgrade;          // while upgrading
+  bool respond_head_only = false;                 // while responding: the request was a HEAD
+  bool responding_in_call = false;                // the deferred handler is running
 };
 
 struct Connection {

@@ -116,7 +116,7 @@ void ServerCore::handle_http(Connection& c, std::span<std::byte> bytes) {
         }
         return;
       }
-      if (c.state == ConnectionState::upgrading) return;
+      if (c.state == ConnectionState::upgrading || c.state == ConnectionState::responding) return;
       if (c.inbox.empty()) {
         c.inbox.shrink_to_fit();
         return;
@@ -127,7 +127,7 @@ void ServerCore::handle_http(Connection& c, std::span<std::byte> bytes) {
         if (!bytes.empty()) handle_frames(c, bytes);
         return;
       }
-      if (c.state == ConnectionState::upgrading) {
+      if (c.state == ConnectionState::upgrading || c.state == ConnectionState::responding) {
         c.inbox.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
         return;
       }
@@ -294,9 +294,24 @@ void ServerCore::serve_http(Connection& c, const protocol::HttpRequest& request,
   const std::string_view method = head_only ? std::string_view("GET") : request.method;
   auto route = routes_.http.find(route_key(method, request.path));
   if (route == routes_.http.end()) route = routes_.http.find(route_key(method, "*"));
+  const auto connection = request.header("Connection");
+  c.keep_alive =
+      request.version_minor >= 1 && !(connection && protocol::has_token(*connection, "close"));
+  if (route != routes_.http.end() && route->second.later) {
+    // Answered later: further requests wait in the inbox (HTTP/1.1 answers in order).
+    server::ConnectionExtras& extras = c.more();
+    extras.respond_head_only = head_only;
+    extras.responding_in_call = true;
+    c.state = ConnectionState::responding;
+    arm_timer(c, options_.handshake_timeout_ms);
+    route->second.later(RequestView(request, c, local_port(c), body),
+                        PendingResponse(this, c.slot, c.generation));
+    if (c.extras) c.extras->responding_in_call = false;
+    return;
+  }
   HttpResponse response;
   if (route != routes_.http.end()) {
-    route->second(RequestView(request, c, local_port(c), body), response);
+    route->second.now(RequestView(request, c, local_port(c), body), response);
   } else if (method == "GET") {
     response.status = 404;
     response.body = "Not Found\n";
@@ -304,10 +319,35 @@ void ServerCore::serve_http(Connection& c, const protocol::HttpRequest& request,
     answer_http_error(c, 405);
     return;
   }
-  const auto connection = request.header("Connection");
-  c.keep_alive =
-      request.version_minor >= 1 && !(connection && protocol::has_token(*connection, "close"));
   answer_http(c, response, head_only);
+}
+
+bool ServerCore::respond_later(std::uint32_t slot, std::uint32_t generation,
+                               HttpResponse response) {
+  if (ServerCore::current() == this) {
+    Connection* c = resolve(slot, generation);
+    return c != nullptr && complete_response(*c, response);
+  }
+  // From another thread: the connection's loop answers. Whether it still waits is known there.
+  return post(InboxItem{nullptr, [this, slot, generation, response = std::move(response)] {
+                          if (Connection* c = resolve(slot, generation))
+                            complete_response(*c, response);
+                        }});
+}
+
+bool ServerCore::complete_response(Connection& c, const HttpResponse& response) {
+  if (c.state != ConnectionState::responding) return false;
+  c.state = ConnectionState::http;
+  answer_http(c, response, c.extras && c.extras->respond_head_only);
+  // Requests the client pipelined meanwhile: the next one's turn. (Answered during the
+  // handler's call, the inbox still holds this request: handle_http goes on by itself.)
+  const bool in_call = c.extras && c.extras->responding_in_call;
+  if (!in_call && c.state == ConnectionState::http && !c.inbox.empty()) {
+    std::string waiting = std::move(c.inbox);
+    c.inbox = std::string();
+    handle_http(c, {reinterpret_cast<std::byte*>(waiting.data()), waiting.size()});
+  }
+  return true;
 }
 
 void ServerCore::answer_http(Connection& c, const HttpResponse& response, bool head_only) {

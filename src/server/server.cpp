@@ -17,13 +17,24 @@ Server& Server::ws(std::string path, WebSocketHandlers handlers) {
 }
 
 Server& Server::get(std::string path, HttpHandler handler) {
-  group_->add_http_route("GET", std::move(path), std::move(handler));
+  group_->add_http_route("GET", std::move(path), {.now = std::move(handler), .later = {}});
   return *this;
 }
 
 Server& Server::route(std::string method, std::string path, HttpHandler handler) {
-  group_->add_http_route(std::move(method), std::move(path), std::move(handler));
+  group_->add_http_route(std::move(method), std::move(path),
+                         {.now = std::move(handler), .later = {}});
   return *this;
+}
+
+Server& Server::route_deferred(std::string method, std::string path, DeferredHttpHandler handler) {
+  group_->add_http_route(std::move(method), std::move(path),
+                         {.now = {}, .later = std::move(handler)});
+  return *this;
+}
+
+bool PendingResponse::respond(HttpResponse response) const {
+  return core_ != nullptr && core_->respond_later(slot_, generation_, std::move(response));
 }
 
 std::uint16_t Server::listen(const std::string& host, std::uint16_t port) {

@@ -204,7 +204,8 @@ void ServerCore::begin_shutdown() {
     if (c == nullptr) continue;
     if (c->state == ConnectionState::open) {
       close_connection(*c, close_code::kGoingAway, "server shutting down");
-    } else if (c->state == ConnectionState::http || c->state == ConnectionState::upgrading) {
+    } else if (c->state == ConnectionState::http || c->state == ConnectionState::upgrading ||
+               c->state == ConnectionState::responding) {
       schedule_destroy(*c, close_code::kGoingAway, "server shutting down");
     }
   }
@@ -383,6 +384,15 @@ void ServerCore::handle_bytes(Connection& c, std::span<std::byte> bytes) {
       }
       c.inbox.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
       break;
+    case ConnectionState::responding:
+      // Requests pipelined behind one answered later wait for it, within one request's bound.
+      if (c.inbox.size() + bytes.size() >
+          options_.max_header_bytes + options_.max_http_body_bytes) {
+        schedule_destroy(c, close_code::kAbnormal, "pipelined too much behind a pending answer");
+        break;
+      }
+      c.inbox.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      break;
     case ConnectionState::open:
     case ConnectionState::closing:
       handle_frames(c, bytes);
@@ -467,6 +477,13 @@ void ServerCore::on_timer(std::uint32_t slot) {
                               ": the upgrade was not answered in time");
       ++stats_.handshake_timeouts;
       reject_upgrade(c, 503, "The upgrade was not answered in time.\n", {});
+      break;
+    case ConnectionState::responding:
+      log(LogLevel::warn, "conn " + std::to_string(c.id) + " " + c.peer.to_string() +
+                              ": the request was not answered in time");
+      ++stats_.handshake_timeouts;
+      c.keep_alive = false;
+      complete_response(c, {.status = 503, .body = "The request was not answered in time.\n"});
       break;
     case ConnectionState::open: {
       if (options_.idle_timeout_ms == 0) return;

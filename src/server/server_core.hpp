@@ -49,6 +49,8 @@ class ServerCore final : public net::LoopHandler {
   bool accept_upgrade(server::Connection& c, std::string_view protocol);
   bool reject_upgrade(server::Connection& c, int status, std::string_view body,
                       const std::vector<std::pair<std::string, std::string>>& headers);
+  // A deferred HTTP answer (PendingResponse::respond): now on this loop, else posted to it.
+  bool respond_later(std::uint32_t slot, std::uint32_t generation, HttpResponse response);
   void watch_descriptor(int fd, std::uint32_t interest,
                         std::function<void(std::uint32_t)> callback);
   void unwatch_descriptor(int fd);
@@ -136,6 +138,9 @@ class ServerCore final : public net::LoopHandler {
   void serve_http(server::Connection& c, const protocol::HttpRequest& request,
                   std::string_view body);
   void answer_http(server::Connection& c, const HttpResponse& response, bool head_only);
+  // Sends a deferred answer, then serves the requests pipelined behind it. False when the
+  // connection was not waiting for one.
+  bool complete_response(server::Connection& c, const HttpResponse& response);
 
   // Application hooks (server_hooks.cpp)
   void run_watch(int fd, std::uint32_t events);

@@ -52,11 +52,11 @@ void ServerGroup::add_ws_route(std::string path, WebSocketHandlers handlers) {
   routes_.ws[std::move(path)] = static_cast<std::uint16_t>(routes_.ws_handlers.size() - 1);
 }
 
-void ServerGroup::add_http_route(std::string method, std::string path, HttpHandler handler) {
+void ServerGroup::add_http_route(std::string method, std::string path, HttpRoute route) {
   std::string key = std::move(method);
   key += ' ';
   key += path;
-  routes_.http[std::move(key)] = std::move(handler);
+  routes_.http[std::move(key)] = std::move(route);
 }
 
 std::uint16_t ServerGroup::listen() {

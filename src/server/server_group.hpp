@@ -21,11 +21,17 @@ namespace hibiki::detail {
 
 class ServerCore;
 
+// One HTTP route: answered in the call, or later (exactly one of the two is set).
+struct HttpRoute {
+  HttpHandler now;
+  DeferredHttpHandler later;
+};
+
 // Routes are added before listen() and only read afterwards, by every loop at once.
 struct Routes {
   std::vector<WebSocketHandlers> ws_handlers;
   std::unordered_map<std::string, std::uint16_t> ws;
-  std::unordered_map<std::string, HttpHandler> http;
+  std::unordered_map<std::string, HttpRoute> http;
 };
 
 // Server-wide connection limits and ids, taken at accept and given back at reclaim: off the
@@ -104,7 +110,7 @@ class ServerGroup {
   ~ServerGroup();
 
   void add_ws_route(std::string path, WebSocketHandlers handlers);
-  void add_http_route(std::string method, std::string path, HttpHandler handler);
+  void add_http_route(std::string method, std::string path, HttpRoute route);
   std::uint16_t listen();
   std::uint16_t listen(const std::string& host, std::uint16_t port);
   // Loop 0, where the application's descriptors and timers live.

@@ -269,6 +269,8 @@ TEST(Handshake, reason_phrases) {
   const std::pair<int, std::string_view> expected[] = {
       {101, "Switching Protocols"},
       {200, "OK"},
+      {201, "Created"},
+      {202, "Accepted"},
       {204, "No Content"},
       {304, "Not Modified"},
       {400, "Bad Request"},
@@ -282,7 +284,9 @@ TEST(Handshake, reason_phrases) {
       {429, "Too Many Requests"},
       {431, "Request Header Fields Too Large"},
       {500, "Internal Server Error"},
+      {502, "Bad Gateway"},
       {503, "Service Unavailable"},
+      {504, "Gateway Timeout"},
       {505, "HTTP Version Not Supported"},
       {0, "Unknown"},
       {418, "Unknown"},
