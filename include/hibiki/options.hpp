@@ -43,6 +43,9 @@ struct ServerOptions {
   std::size_t max_message_bytes = 1u << 20;
   // Largest single data frame; past it close 1009. 0: only max_message_bytes applies.
   std::size_t max_frame_bytes = 0;
+  // Largest data frame the server sends: longer messages go out as a fragmented message
+  // (RFC 6455 §5.4), as API Gateway does past 32 KB. 0: one frame per message.
+  std::size_t max_send_frame_bytes = 0;
   // Unsent bytes a connection may hold before backpressure_policy applies.
   std::size_t max_buffered_bytes = 4u << 20;
   BackpressurePolicy backpressure_policy = BackpressurePolicy::close;

@@ -174,8 +174,12 @@ class ServerCore final : public net::LoopHandler {
   bool send_frame(server::Connection& c, protocol::Opcode opcode,
                   std::span<const std::byte> payload, bool compressed = false);
   // A frame built once to be shared by several queues.
-  static server::FrameRef make_frame(protocol::Opcode opcode, std::span<const std::byte> payload,
-                                     bool compressed);
+  server::FrameRef make_frame(protocol::Opcode opcode, std::span<const std::byte> payload,
+                              bool compressed) const;
+  // Calls visit(header, chunk) for each frame a message goes out as (max_send_frame_bytes).
+  template <typename Visit>
+  void for_each_fragment(protocol::Opcode opcode, std::span<const std::byte> payload,
+                         bool compressed, Visit&& visit) const;
   void receive_compressed(server::Connection& c, const protocol::FrameEvent& event);
   void send_close(server::Connection& c, std::uint16_t code, std::string_view reason);
   bool over_buffer_cap(server::Connection& c, std::size_t extra) const;

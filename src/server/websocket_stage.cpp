@@ -262,9 +262,12 @@ void ServerCore::mark_dirty(Connection& c) {
 
 bool ServerCore::send_frame(Connection& c, Opcode opcode, std::span<const std::byte> payload,
                             bool compressed) {
-  const protocol::FrameHeader header =
-      protocol::encode_frame_header(opcode, payload.size(), {.fin = true, .rsv1 = compressed});
-  return write_raw(c, header.view(), payload);
+  bool written = true;
+  for_each_fragment(opcode, payload, compressed,
+                    [&](const protocol::FrameHeader& header, std::span<const std::byte> chunk) {
+                      written = written && write_raw(c, header.view(), chunk);
+                    });
+  return written;
 }
 
 void ServerCore::send_close(Connection& c, std::uint16_t code, std::string_view reason) {
@@ -383,13 +386,41 @@ std::size_t ServerCore::publish_local(std::string_view topic_name, std::string_v
 }
 
 server::FrameRef ServerCore::make_frame(Opcode opcode, std::span<const std::byte> payload,
-                                        bool compressed) {
-  const protocol::FrameHeader header =
-      protocol::encode_frame_header(opcode, payload.size(), {.fin = true, .rsv1 = compressed});
-  server::FrameRef frame(server::SharedFrame::create(header.size + payload.size()));
-  std::memcpy(frame->data(), header.bytes.data(), header.size);
-  std::memcpy(frame->data() + header.size, payload.data(), payload.size());
+                                        bool compressed) const {
+  // One buffer for the whole message (its fragments back to back), shared by every queue.
+  std::size_t total = 0;
+  for_each_fragment(opcode, payload, compressed,
+                    [&](const protocol::FrameHeader& header, std::span<const std::byte> chunk) {
+                      total += header.size + chunk.size();
+                    });
+  server::FrameRef frame(server::SharedFrame::create(total));
+  std::byte* out = frame->data();
+  for_each_fragment(opcode, payload, compressed,
+                    [&](const protocol::FrameHeader& header, std::span<const std::byte> chunk) {
+                      std::memcpy(out, header.bytes.data(), header.size);
+                      if (!chunk.empty())
+                        std::memcpy(out + header.size, chunk.data(), chunk.size());
+                      out += header.size + chunk.size();
+                    });
   return frame;
+}
+
+template <typename Visit>
+void ServerCore::for_each_fragment(Opcode opcode, std::span<const std::byte> payload,
+                                   bool compressed, Visit&& visit) const {
+  // One frame, or, past max_send_frame_bytes, fragments of that size: the first carries the
+  // opcode (and RSV1 for a compressed message, RFC 7692 §6.1), the others are continuations,
+  // the last has FIN. Control frames are never fragmented (RFC 6455 §5.5).
+  const std::size_t limit = options_.max_send_frame_bytes;
+  const std::size_t step = limit == 0 || protocol::is_control(opcode) ? payload.size() : limit;
+  for (bool first = true;; first = false) {
+    const std::span<const std::byte> chunk = payload.first(std::min(step, payload.size()));
+    payload = payload.subspan(chunk.size());
+    visit(protocol::encode_frame_header(first ? opcode : Opcode::continuation, chunk.size(),
+                                        {.fin = payload.empty(), .rsv1 = compressed && first}),
+          chunk);
+    if (payload.empty()) return;
+  }
 }
 
 }  // namespace hibiki::detail

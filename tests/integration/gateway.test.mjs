@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  Client, HOST, RawClient, sleep,
+  Client, HOST, OP, RawClient, sleep,
 } from './lib/server.mjs';
 import {
   connectionRequest, gatewayToml, request, startBackend, startGateway, stopGateway, tryUpgrade,
@@ -742,6 +742,42 @@ describe('gateway: binary frames', () => {
       await stopGateway(gateway);
       await backend.close();
     }
+  });
+});
+
+describe('gateway: messages to clients past 32 KB', () => {
+  // API Gateway splits what it sends into frames of at most 32 KB; so does the aws profile,
+  // for every way a message reaches a client. The relaxed profile sends one frame.
+  async function postedFrames(profile, size) {
+    const backend = await startBackend();
+    const gateway = await startGateway(gatewayToml({ gateway: { profile },
+      routes: routes(backend.url, ['$connect']) }));
+    try {
+      const raw = await RawClient.connect(gateway.port, `/?tag=big-${profile}`);
+      const { requestContext } = await backend.connectEvent(`big-${profile}`);
+      const body = 'z'.repeat(size);
+      const posted = await connectionRequest(gateway, 'POST', requestContext.connectionId, { body });
+      assert.equal(posted.status, 200, posted.body);
+      const frames = [];
+      do frames.push(await raw.nextFrame()); while (!frames.at(-1).fin);
+      assert.equal(Buffer.concat(frames.map((f) => f.payload)).toString(), body);
+      raw.sock.destroy();
+      return frames.map((f) => [f.opcode, f.payload.length, f.fin]);
+    } finally {
+      await stopGateway(gateway);
+      await backend.close();
+    }
+  }
+
+  test('aws profile: a 100,000-byte PostToConnection arrives as frames of 32,768 bytes', async () => {
+    assert.deepEqual(await postedFrames('aws', 100_000), [
+      [OP.TEXT, 32_768, false], [OP.CONT, 32_768, false], [OP.CONT, 32_768, false],
+      [OP.CONT, 1_696, true]]);
+    assert.deepEqual(await postedFrames('aws', 32_768), [[OP.TEXT, 32_768, true]]);
+  });
+
+  test('relaxed profile: one frame per message', async () => {
+    assert.deepEqual(await postedFrames('relaxed', 100_000), [[OP.TEXT, 100_000, true]]);
   });
 });
 

@@ -107,6 +107,10 @@ ServerOptions gateway_server_options(const GatewayConfig& config) {
           std::max<std::size_t>(1u << 20, std::size_t{config.limits.max_message_bytes} * 2),
       .max_message_bytes = config.limits.max_message_bytes,
       .max_frame_bytes = config.limits.max_frame_bytes,
+      // API Gateway sends a message longer than its 32 KB frame limit as a fragmented one; the
+      // relaxed profile keeps one frame per message.
+      .max_send_frame_bytes =
+          config.profile == Profile::aws ? std::size_t{config.limits.max_frame_bytes} : 0,
       // A client whose buffer is full makes PostToConnection answer 429, as API Gateway does.
       .backpressure_policy = BackpressurePolicy::drop,
       // The upgrade waits for $connect's integration, which has its own timeout.

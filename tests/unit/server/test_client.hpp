@@ -114,6 +114,15 @@ class TestClient {
     return std::exchange(buffer_, std::string());
   }
 
+  // Exactly `count` raw bytes (fewer on EOF or after timeout_ms of silence).
+  std::string read_bytes(std::size_t count, int timeout_ms = 2000) {
+    while (buffer_.size() < count && fill(timeout_ms)) {
+    }
+    std::string out = buffer_.substr(0, count);
+    buffer_.erase(0, out.size());
+    return out;
+  }
+
   // True when the server closes the TCP connection within timeout_ms.
   bool wait_eof(int timeout_ms = 2000) {
     for (;;) {
