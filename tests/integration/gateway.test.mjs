@@ -580,6 +580,23 @@ describe('gateway: @connections and @topics management API', () => {
     await client.dispose();
   });
 
+  test('[management] allow_loopback = true lets loopback callers in without the token', async () => {
+    const open = await startGateway(gatewayToml({ management: { token: 's3cret', allow_loopback: true },
+      routes: routes(backend.url, ['$connect']) }));
+    try {
+      const { client, id } = await connectTagged(open, backend, 'loopback-allowed');
+      const ok = await connectionRequest(open, 'POST', id, { body: 'from loopback' });
+      assert.equal(ok.status, 200, ok.body);
+      assert.equal(await client.nextText(), 'from loopback');
+      // A token shown must still be the right one.
+      assertAwsError(await connectionRequest(open, 'POST', id, { body: 'wrong',
+        headers: { Authorization: 'Bearer nope' } }), 403, 'ForbiddenException', 'Forbidden');
+      await client.dispose();
+    } finally {
+      await stopGateway(open);
+    }
+  });
+
   test('@topics: subscribe (204), publish reaches only subscribers with {"delivered":N}, unsubscribe', async () => {
     const [a, b, c] = await Promise.all(['topic-a', 'topic-b', 'topic-c']
       .map((tag) => connectTagged(gateway, backend, tag)));

@@ -1,13 +1,17 @@
 """The gateway's management API driven by an AWS SDK (botocore, Debian's python3-botocore):
 SigV4-signed PostToConnection, GetConnection and DeleteConnection work against a configured key,
-a wrong secret is refused with InvalidSignatureException, and a closed connection is
-GoneException, exactly as the SDK sees API Gateway."""
+a wrong secret or another region is refused with InvalidSignatureException, a closed connection
+is GoneException, exactly as the SDK sees API Gateway; with a key pair configured, an unsigned
+call from loopback is refused too."""
 
 import asyncio
 import json
 import socket
 import tempfile
 import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import botocore.config
@@ -28,11 +32,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def management_client(port: int, secret: str):
+def management_client(port: int, secret: str, region: str = "us-east-1"):
     session = botocore.session.get_session()
     return session.create_client(
         "apigatewaymanagementapi",
-        region_name="us-east-1",
+        region_name=region,
         endpoint_url=f"http://{HOST}:{port}/dev",
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=secret,
@@ -49,7 +53,8 @@ class GatewaySdkTest(unittest.IsolatedAsyncioTestCase):
         config.write_text(
             '[gateway]\nstage = "dev"\n'
             f'[management]\nsigv4_access_key_id = "{ACCESS_KEY}"\n'
-            f'sigv4_secret_access_key = "{SECRET}"\n')
+            f'sigv4_secret_access_key = "{SECRET}"\n'
+            'sigv4_region = "us-east-1"\nsigv4_service = "execute-api"\n')
         self.management_port = free_port()
         self.server = await start_server("gateway", extra_args=[
             "--config", str(config), "--registry", ":memory:",
@@ -99,6 +104,34 @@ class GatewaySdkTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(refused.exception.response["Error"]["Code"],
                          "InvalidSignatureException")
         self.assertEqual(refused.exception.response["ResponseMetadata"]["HTTPStatusCode"], 403)
+        await client.close()
+
+    async def test_another_region_is_refused_as_aws_does(self) -> None:
+        client, connection_id = await self.connect()
+        sdk = management_client(self.management_port, SECRET, region="eu-west-1")
+        with self.assertRaises(ClientError) as refused:
+            await self.sdk(sdk.post_to_connection, ConnectionId=connection_id, Data=b"elsewhere")
+        error = refused.exception.response["Error"]
+        self.assertEqual(error["Code"], "InvalidSignatureException")
+        self.assertEqual(error["Message"], "Credential should be scoped to a valid region. ")
+        self.assertEqual(refused.exception.response["ResponseMetadata"]["HTTPStatusCode"], 403)
+        await client.close()
+
+    async def test_with_a_key_pair_set_loopback_callers_must_sign_too(self) -> None:
+        client, connection_id = await self.connect()
+        url = (f"http://{HOST}:{self.management_port}/dev/@connections/"
+               f"{urllib.parse.quote(connection_id, safe='')}")
+
+        def unsigned_post() -> tuple[int, str]:
+            request = urllib.request.Request(url, data=b"unsigned", method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+                    return response.status, ""
+            except urllib.error.HTTPError as error:
+                return error.code, error.headers.get("x-amzn-ErrorType", "")
+
+        status, error_type = await asyncio.to_thread(unsigned_post)
+        self.assertEqual((status, error_type), (403, "MissingAuthenticationTokenException"))
         await client.close()
 
 

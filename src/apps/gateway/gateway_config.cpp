@@ -184,7 +184,8 @@ void read_gateway(const toml::table& table, GatewayConfig& config, std::string& 
 
 void read_management(const toml::table& table, ManagementConfig& config, std::string& error) {
   TableReader r(table, "management", error);
-  r.only({"host", "port", "token", "sigv4_access_key_id", "sigv4_secret_access_key"});
+  r.only({"host", "port", "token", "sigv4_access_key_id", "sigv4_secret_access_key", "sigv4_region",
+          "sigv4_service", "allow_loopback"});
   r.word("host", config.host);
   r.integer("port", 0, 65535, config.port);
   r.string("token", config.token);
@@ -193,6 +194,13 @@ void read_management(const toml::table& table, ManagementConfig& config, std::st
   r.string("sigv4_secret_access_key", config.sigv4_secret_access_key);
   if (r.ok() && !config.sigv4_secret_access_key.empty() && config.sigv4_access_key_id.empty()) {
     r.fail("sigv4_access_key_id", "must be set when sigv4_secret_access_key is");
+  }
+  if (r.has("sigv4_region")) r.word("sigv4_region", config.sigv4_region);
+  if (r.has("sigv4_service")) r.word("sigv4_service", config.sigv4_service);
+  if (r.has("allow_loopback")) {
+    bool allow = false;
+    r.boolean("allow_loopback", allow);
+    config.allow_loopback = allow;
   }
 }
 

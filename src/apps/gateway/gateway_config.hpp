@@ -56,6 +56,17 @@ struct ManagementConfig {
   // SigV4 Authorization header is accepted unchecked, from loopback peers only.
   std::string sigv4_access_key_id;
   std::string sigv4_secret_access_key;
+  // When set, a SigV4 credential scope must name this region and this service (AWS's
+  // "execute-api"); any is accepted when empty.
+  std::string sigv4_region;
+  std::string sigv4_service;
+  // Loopback callers without credentials: accepted when nothing is configured; once a token or
+  // a key pair is, only when this says so (true).
+  std::optional<bool> allow_loopback;
+  [[nodiscard]] bool has_credentials() const {
+    return !token.empty() || !sigv4_secret_access_key.empty();
+  }
+  [[nodiscard]] bool loopback_exempt() const { return allow_loopback.value_or(!has_credentials()); }
 };
 
 struct GatewayConfig {

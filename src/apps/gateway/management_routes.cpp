@@ -33,18 +33,31 @@ void answer_error(HttpResponse& response, AwsErrorKind kind, std::string_view me
 bool Gateway::authorized(const HttpRequestView& request, HttpResponse& response) {
   const ManagementConfig& config = config_.management;
   const std::optional<std::string_view> authorization = request.header("Authorization");
-  const bool loopback = is_loopback(request.remote_address());
+  // Loopback callers are let in without credentials only while none are configured, or when
+  // the configuration says so (allow_loopback = true).
+  const bool exempt = config.loopback_exempt() && is_loopback(request.remote_address());
   if (authorization && is_sigv4_authorization(*authorization)) {
     if (config.sigv4_secret_access_key.empty()) {
       // An AWS SDK signs every call; with no secret to check against, trust only this machine.
-      if (loopback) return true;
+      if (exempt) return true;
       answer_error(response, AwsErrorKind::forbidden);
       return false;
     }
     const std::optional<SigV4Authorization> parsed = parse_sigv4_authorization(*authorization);
-    if (!parsed || (!config.sigv4_access_key_id.empty() &&
-                    parsed->access_key_id != config.sigv4_access_key_id)) {
+    if (!parsed || parsed->access_key_id != config.sigv4_access_key_id) {
       answer_error(response, AwsErrorKind::forbidden);
+      return false;
+    }
+    // AWS's answers to a credential scoped to another region or service.
+    if (!config.sigv4_region.empty() && parsed->region != config.sigv4_region) {
+      answer_error(response, AwsErrorKind::invalid_signature,
+                   "Credential should be scoped to a valid region. ");
+      return false;
+    }
+    if (!config.sigv4_service.empty() && parsed->service != config.sigv4_service) {
+      answer_error(
+          response, AwsErrorKind::invalid_signature,
+          "Credential should be scoped to correct service: '" + config.sigv4_service + "'. ");
       return false;
     }
     HeaderList headers;
@@ -66,14 +79,17 @@ bool Gateway::authorized(const HttpRequestView& request, HttpResponse& response)
     }
     return true;
   }
-  if (!config.token.empty()) {
-    if (authorization && *authorization == "Bearer " + config.token) return true;
-    answer_error(response, authorization ? AwsErrorKind::forbidden
-                                         : AwsErrorKind::missing_authentication_token);
-    return false;
+  if (!config.token.empty() && authorization && *authorization == "Bearer " + config.token) {
+    return true;
   }
-  if (loopback) return true;
-  answer_error(response, AwsErrorKind::forbidden);
+  // Exempt callers need no credentials; but where credentials are configured, wrong ones
+  // shown are still wrong.
+  if (exempt && (!authorization || !config.has_credentials())) return true;
+  // A configured token (or key pair) must be shown: none is a missing token, anything else
+  // the wrong one.
+  answer_error(response, config.has_credentials() && !authorization
+                             ? AwsErrorKind::missing_authentication_token
+                             : AwsErrorKind::forbidden);
   return false;
 }
 

@@ -31,6 +31,9 @@ port = 9001
 token = "s3cret"
 sigv4_access_key_id = "AKIDEXAMPLE"
 sigv4_secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+sigv4_region = "eu-west-3"
+sigv4_service = "execute-api"
+allow_loopback = true
 [registry]
 path = ":memory:"
 [routes."$connect"]
@@ -73,6 +76,10 @@ TEST(GatewayConfig, reads_every_key) {
   EXPECT_EQ(config->management.token, "s3cret");
   EXPECT_EQ(config->management.sigv4_access_key_id, "AKIDEXAMPLE");
   EXPECT_EQ(config->management.sigv4_secret_access_key, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+  EXPECT_EQ(config->management.sigv4_region, "eu-west-3");
+  EXPECT_EQ(config->management.sigv4_service, "execute-api");
+  EXPECT_EQ(config->management.allow_loopback, true);
+  EXPECT_TRUE(config->management.loopback_exempt());
   EXPECT_EQ(config->registry_path, ":memory:");
 
   ASSERT_EQ(config->routes.size(), 4u);
@@ -108,6 +115,13 @@ TEST(GatewayConfig, an_empty_file_gives_the_defaults) {
   EXPECT_EQ(config->management.host, "127.0.0.1");
   EXPECT_EQ(config->management.port, 8081);
   EXPECT_EQ(config->management.token, "");
+  // Nothing configured: loopback callers are let in; with credentials only if said so.
+  EXPECT_TRUE(config->management.loopback_exempt());
+  ManagementConfig with_token = config->management;
+  with_token.token = "t";
+  EXPECT_FALSE(with_token.loopback_exempt());
+  with_token.allow_loopback = true;
+  EXPECT_TRUE(with_token.loopback_exempt());
   EXPECT_EQ(config->registry_path, "data/gateway.sqlite3");
   EXPECT_TRUE(config->routes.empty());
   const GatewayLimits aws = profile_limits(Profile::aws);
@@ -206,7 +220,10 @@ TEST(GatewayConfig, errors_name_the_key_and_what_is_wrong) {
        "management.sigv4_access_key_id: must be set when sigv4_secret_access_key is"},
       {"[management]\nsecret = \"x\"\n",
        "management.secret: unknown key (known keys: host, port, token, sigv4_access_key_id, "
-       "sigv4_secret_access_key)"},
+       "sigv4_secret_access_key, sigv4_region, sigv4_service, allow_loopback)"},
+      {"[management]\nallow_loopback = \"yes\"\n",
+       "management.allow_loopback: must be true or false"},
+      {"[management]\nsigv4_region = \"\"\n", "management.sigv4_region: must not be empty"},
       {"[registry]\npath = \"\"\n", "registry.path: must not be empty"},
       {"[registry]\npath = 5\n", "registry.path: must be a string"},
       {"[routes.\"message\"]\ntimeout_ms = 100\n", "routes.\"message\".integration: is required"},
