@@ -597,6 +597,32 @@ describe('gateway: @connections and @topics management API', () => {
     }
   });
 
+  test('operations: /healthz and /readyz without credentials, /metrics behind them, counting calls', async () => {
+    const base = `http://${HOST}:${guarded.managementPort}`;
+    for (const path of ['/healthz', '/readyz']) {
+      const answer = await request(`${base}${path}`);
+      assert.equal(answer.status, 200, path);
+      assert.match(answer.json().status, /^(ok|ready)$/);
+    }
+    assertAwsError(await request(`${base}/metrics`), 403, 'MissingAuthenticationTokenException',
+      'Missing Authentication Token');
+    const { client, id } = await connectTagged(guarded, backend, 'metrics');
+    const auth = { Authorization: 'Bearer s3cret' };
+    assert.equal((await connectionRequest(guarded, 'POST', id, { body: 'm', headers: auth })).status, 200);
+    await connectionRequest(guarded, 'POST', 'AAAAAAAAAAAAAAA=', { body: 'm', headers: auth });
+    const metrics = await request(`${base}/metrics`, { headers: auth });
+    assert.equal(metrics.status, 200);
+    const value = (series) => Number(metrics.body.split('\n').find((l) => l.startsWith(`${series} `))
+      ?.split(' ')[1]);
+    assert.equal(value('hibiki_gateway_connections'), 1, metrics.body);
+    assert.ok(value('hibiki_gateway_management_calls_total{operation="post_to_connection",status="200"}') >= 1);
+    assert.ok(value('hibiki_gateway_management_calls_total{operation="post_to_connection",status="410"}') >= 1);
+    assert.ok(value('hibiki_gateway_integration_calls_total{route="$connect",outcome="200"}') >= 1);
+    assert.ok(value('hibiki_gateway_integration_duration_seconds_count{route="$connect"}') >= 1);
+    assert.ok(value('hibiki_connections_open') >= 1);
+    await client.dispose();
+  });
+
   test('@topics: subscribe (204), publish reaches only subscribers with {"delivered":N}, unsubscribe', async () => {
     const [a, b, c] = await Promise.all(['topic-a', 'topic-b', 'topic-c']
       .map((tag) => connectTagged(gateway, backend, tag)));

@@ -16,6 +16,7 @@
 #include "apps/gateway/headers.hpp"
 #include "apps/gateway/integration_response.hpp"
 #include "apps/gateway/lambda_event.hpp"
+#include "apps/gateway/management_api.hpp"
 #include "apps/gateway/route_selection.hpp"
 #include "hibiki/log.hpp"
 #include "hibiki/static_files.hpp"
@@ -147,7 +148,11 @@ Gateway::Gateway(Server& server, GatewayConfig config)
   // backend that only speaks that); the management port serves the @connections API.
   HttpHandler page = serve_assets(hibiki_chat_web_assets());
   auto management = [this](const HttpRequestView& request, HttpResponse& response) {
+    if (serve_operations(request, response)) return;
     serve_management(request, response);
+    const ManagementRequest parsed =
+        parse_management_request(request.method(), request.path(), config_.stage);
+    metrics_.management_call(to_string(parsed.kind), response.status);
   };
   server_.get("*",
               [this, page, management](const HttpRequestView& request, HttpResponse& response) {
@@ -207,6 +212,7 @@ void Gateway::on_upgrade(PendingUpgrade upgrade, const HttpRequestView& request)
     return;
   }
   if (!within_connection_rate()) {
+    metrics_.limit_hit("new_connections_per_second");
     log(LogLevel::warn, "gateway: upgrade refused with 429, over " +
                             std::to_string(config_.limits.new_connections_per_second) +
                             " new connections per second");
@@ -300,6 +306,7 @@ void Gateway::on_message(WebSocket ws, std::string_view message, MessageKind kin
   registry_->touch(c->connection_id, now);
   if (kind == MessageKind::binary && config_.profile == Profile::aws) {
     // API Gateway's WebSocket APIs take text frames only.
+    metrics_.limit_hit("binary_frame");
     ws.close(close_code::kUnsupportedData, "Binary frames are not supported");
     return;
   }
@@ -371,6 +378,8 @@ void Gateway::invoke(const RouteConfig& route, const std::string& connection_id,
         log(response.error.empty() && response.http_status < 500 ? LogLevel::info : LogLevel::warn,
             "gateway: " + route_key + " connection " + connection_id + " request " + request_id +
                 ": " + outcome + " in " + std::to_string(response.elapsed_ms) + " ms");
+        metrics_.integration_call(route_key, response.http_status, response.error,
+                                  response.elapsed_ms);
         registry_->record_call({.request_id = request_id,
                                 .connection_id = connection_id,
                                 .route_key = route_key,
@@ -392,7 +401,10 @@ void Gateway::sweep() {
         limits.max_duration_s != 0 &&
         now - client->connected_at_ms >= std::int64_t{limits.max_duration_s} * 1000;
     // on_close runs at the end of the loop turn, so closing here leaves the map intact.
-    if (idle || expired) client->ws.close(close_code::kGoingAway, "Going away");
+    if (idle || expired) {
+      metrics_.limit_hit(idle ? "idle_timeout_s" : "max_duration_s");
+      client->ws.close(close_code::kGoingAway, "Going away");
+    }
   }
   if (!registry_->flush()) log(LogLevel::error, "gateway registry: " + registry_->last_error());
   sweep_timer_ = server_.set_timer(kSweepIntervalMs, [this] { sweep(); });

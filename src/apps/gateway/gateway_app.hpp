@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "apps/gateway/gateway_config.hpp"
+#include "apps/gateway/gateway_metrics.hpp"
 #include "apps/gateway/integration_client.hpp"
 #include "apps/gateway/lambda_event.hpp"
 #include "apps/gateway/server_reactor.hpp"
@@ -60,6 +61,8 @@ class Gateway {
 
   // Management API (management_api_routes.cpp)
   void serve_management(const HttpRequestView& request, HttpResponse& response);
+  // /healthz, /readyz and /metrics on the management port; false for any other path.
+  bool serve_operations(const HttpRequestView& request, HttpResponse& response);
   bool authorized(const HttpRequestView& request, HttpResponse& response);
 
   Server& server_;
@@ -68,6 +71,7 @@ class Gateway {
   std::unique_ptr<store::ConnectionRegistry> registry_;
   ServerReactor reactor_;
   std::unique_ptr<IntegrationClient> integrations_;
+  GatewayMetrics metrics_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Client>> clients_;  // by WebSocket id
   std::unordered_map<std::string, Client*> by_connection_id_;           // open clients
   double connect_tokens_ = 0;  // new connections allowed now (token bucket)

@@ -138,6 +138,26 @@ AwsError aws_error(AwsErrorKind kind, std::string_view message) {
   return error;
 }
 
+const char* to_string(ManagementAction action) {
+  switch (action) {
+    case ManagementAction::post_to_connection:
+      return "post_to_connection";
+    case ManagementAction::get_connection:
+      return "get_connection";
+    case ManagementAction::delete_connection:
+      return "delete_connection";
+    case ManagementAction::publish_topic:
+      return "publish_topic";
+    case ManagementAction::subscribe_topic:
+      return "subscribe_topic";
+    case ManagementAction::unsubscribe_topic:
+      return "unsubscribe_topic";
+    case ManagementAction::invalid:
+      return "invalid";
+  }
+  return "invalid";
+}
+
 std::string get_connection_body(std::int64_t connected_at_ms, std::string_view source_ip,
                                 std::string_view user_agent, std::int64_t last_active_ms) {
   JsonWriter json;
@@ -145,7 +165,13 @@ std::string get_connection_body(std::int64_t connected_at_ms, std::string_view s
   json.key("connectedAt").string(format_iso8601_ms(connected_at_ms));
   json.key("identity").begin_object();
   json.key("sourceIp").string(source_ip);
-  json.key("userAgent").string(user_agent);
+  // null without a User-Agent header, as in the events.
+  json.key("userAgent");
+  if (user_agent.empty()) {
+    json.null();
+  } else {
+    json.string(user_agent);
+  }
   json.end_object();
   json.key("lastActiveAt").string(format_iso8601_ms(last_active_ms));
   json.end_object();

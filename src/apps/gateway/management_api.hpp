@@ -30,6 +30,9 @@ enum class ManagementAction : std::uint8_t {
   invalid,  // see ManagementRequest::error
 };
 
+// The operation's name in metrics: "post_to_connection", "get_connection", … "invalid".
+[[nodiscard]] const char* to_string(ManagementAction action);
+
 // Every error answer the management API gives, with its AWS error type.
 enum class AwsErrorKind : std::uint8_t {
   gone,                          // 410 GoneException: no such connection (any more)

@@ -11,6 +11,7 @@
 #include "apps/gateway/management_api.hpp"
 #include "apps/gateway/sigv4.hpp"
 #include "hibiki/log.hpp"
+#include "hibiki/stats.hpp"
 
 namespace hibiki::apps::gateway {
 namespace {
@@ -93,6 +94,31 @@ bool Gateway::authorized(const HttpRequestView& request, HttpResponse& response)
   return false;
 }
 
+bool Gateway::serve_operations(const HttpRequestView& request, HttpResponse& response) {
+  const std::string_view path = request.path();
+  if (request.method() != "GET" && request.method() != "HEAD") return false;
+  if (path == "/healthz" || path == "/readyz") {
+    // Alive, and (the process serving both listeners with its registry open) ready: what a
+    // load balancer checks, without credentials.
+    response.content_type = "application/json";
+    response.body = path == "/healthz" ? R"({"status":"ok","connections":)" +
+                                             std::to_string(by_connection_id_.size()) + "}"
+                                       : std::string(R"({"status":"ready"})");
+    return true;
+  }
+  if (path == "/metrics") {
+    // Behind the same credentials as the API (Prometheus can send a bearer token).
+    if (!authorized(request, response)) {
+      response.content_type = "application/json";
+      return true;
+    }
+    response.content_type = "text/plain; version=0.0.4";
+    response.body = metrics_text(server_.stats()) + metrics_.text(by_connection_id_.size());
+    return true;
+  }
+  return false;
+}
+
 void Gateway::serve_management(const HttpRequestView& request, HttpResponse& response) {
   response.content_type = "application/json";
   response.headers.emplace_back("x-amzn-RequestId", new_request_id());
@@ -109,6 +135,7 @@ void Gateway::serve_management(const HttpRequestView& request, HttpResponse& res
   response.status = success_status(parsed.kind);
   if (parsed.kind == ManagementAction::publish_topic) {
     if (body.size() > config_.limits.max_message_bytes) {
+      metrics_.limit_hit("max_message_bytes");
       answer_error(response, AwsErrorKind::payload_too_large);
       return;
     }
@@ -124,6 +151,7 @@ void Gateway::serve_management(const HttpRequestView& request, HttpResponse& res
   switch (parsed.kind) {
     case ManagementAction::post_to_connection:
       if (body.size() > config_.limits.max_message_bytes) {
+        metrics_.limit_hit("max_message_bytes");
         answer_error(response, AwsErrorKind::payload_too_large);
         return;
       }
@@ -133,6 +161,7 @@ void Gateway::serve_management(const HttpRequestView& request, HttpResponse& res
           registry_->touch(client->connection_id, client->last_active_ms);
           break;
         case SendStatus::dropped:  // the client's send buffer is full
+          metrics_.limit_hit("send_buffer_full");
           answer_error(response, AwsErrorKind::limit_exceeded);
           break;
         case SendStatus::closed:

@@ -122,6 +122,10 @@ TEST(GatewayManagementApi, get_connection_body_uses_the_wire_names) {
   EXPECT_EQ(get_connection_body(1795622258123, "127.0.0.1", "Mozilla/5.0 \"x\"", 1795622282007),
             R"({"connectedAt":"2026-11-25T15:57:38.123Z","identity":{"sourceIp":"127.0.0.1",)"
             R"("userAgent":"Mozilla/5.0 \"x\""},"lastActiveAt":"2026-11-25T15:58:02.007Z"})");
+  // Without a User-Agent header, null, as in the events.
+  EXPECT_EQ(get_connection_body(1795622258123, "127.0.0.1", "", 1795622282007),
+            R"({"connectedAt":"2026-11-25T15:57:38.123Z","identity":{"sourceIp":"127.0.0.1",)"
+            R"("userAgent":null},"lastActiveAt":"2026-11-25T15:58:02.007Z"})");
 }
 
 }  // namespace
