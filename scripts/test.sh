@@ -65,9 +65,10 @@ suite "unit tests, several loops at once (TSan)" env TSAN_OPTIONS=halt_on_error=
   build/tsan/tests/unit/server/server_tests
 suite "cluster bus unit tests, several loops and a real Redis (TSan)" env TSAN_OPTIONS=halt_on_error=1 \
   build/tsan/tests/unit/cluster/cluster_tests
-# The clustered chat hands work between loops (Server::dispatch): its nodes run two loops here.
-suite "integration, chat cluster nodes (TSan)" env TSAN_OPTIONS=halt_on_error=1 \
-  HIBIKI_BIN="$root/build/tsan/hibiki" node --test --test-concurrency=2 tests/integration/cluster*.test.mjs
+# The clustered chat and the gateway hand work between loops (Server::dispatch): two loops here.
+suite "integration, chat cluster nodes and gateway loops (TSan)" env TSAN_OPTIONS=halt_on_error=1 \
+  HIBIKI_BIN="$root/build/tsan/hibiki" node --test --test-concurrency=2 tests/integration/cluster*.test.mjs \
+  tests/integration/gateway_loops.test.mjs
 
 echo
 if ((failed)); then

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -25,7 +26,8 @@ namespace hibiki {
 
 namespace detail {
 class ServerGroup;
-}
+class ServerCore;
+}  // namespace detail
 
 // A WebSocket upgrade request waiting for the application's answer (WebSocketHandlers::
 // on_upgrade). Cheap to copy; safe to keep after the client is gone (calls then return false).
@@ -94,6 +96,43 @@ struct WebSocketHandlers {
   std::function<void(WebSocket, std::uint16_t code, std::string_view reason)> on_close;
 };
 
+// One of a server's event loops, for applications that keep per-loop state of their own (an
+// HTTP client, a driver) next to the connections that loop owns: descriptors watched and timers
+// run on that loop's thread, work handed to it, and what must finish before it stops. Cheap to
+// copy; valid while its Server lives. Thread: the hooks (watch_descriptor … finish_before_
+// stopping) from that loop's thread, or from any thread before run() or after it returned;
+// index() and dispatch() from any thread.
+class LoopHandle {
+ public:
+  static constexpr std::uint32_t kReadable = 1;
+  static constexpr std::uint32_t kWritable = 2;
+  static constexpr std::uint32_t kError = 4;
+
+  // 0 … Server::loop_count() - 1; loop 0 runs on the thread that called run().
+  [[nodiscard]] std::size_t index() const;
+  // Level-triggered readiness of `fd`: interest is kReadable | kWritable; the callback gets the
+  // ready bits, plus kError on an error or hang-up. Calling again replaces both.
+  void watch_descriptor(int fd, std::uint32_t interest,
+                        std::function<void(std::uint32_t)> callback) const;
+  void unwatch_descriptor(int fd) const;
+  // Runs `callback` once on this loop after delay_ms (millisecond precision; 0: at the end of
+  // this turn). Returns an id for cancel_timer() on this same loop; cancelling a fired timer
+  // does nothing.
+  std::uint64_t set_timer(std::uint32_t delay_ms, std::function<void()> callback) const;
+  void cancel_timer(std::uint64_t id) const;
+  // Runs `task` on this loop: at once when called on it, else on its next turn, after what the
+  // calling thread posted there before. False when not queued (stopped, or inbox full).
+  bool dispatch(std::function<void()> task) const;
+  // During a graceful stop this loop keeps running (up to shutdown_timeout_ms) while `busy`
+  // returns true, after its connections are gone. `busy` is called on this loop's thread.
+  void finish_before_stopping(std::function<bool()> busy) const;
+
+ private:
+  friend class Server;
+  explicit LoopHandle(detail::ServerCore* core) : core_(core) {}
+  detail::ServerCore* core_ = nullptr;
+};
+
 using HttpHandler = std::function<void(const HttpRequestView& request, HttpResponse& response)>;
 // `request` is valid only during the call; answer through `pending`, now or later.
 using DeferredHttpHandler =
@@ -159,8 +198,15 @@ class Server {
   // bridge to other servers subscribes upstream by. Call before listen().
   void watch_topics(std::function<void(std::string_view topic, bool has_subscribers)> watcher);
 
+  // The server's event loops (ServerOptions::threads of them), and the one the calling thread
+  // runs, if any. Thread: any.
+  [[nodiscard]] std::size_t loop_count() const;
+  [[nodiscard]] LoopHandle loop(std::size_t index) const;  // index < loop_count()
+  [[nodiscard]] std::optional<LoopHandle> current_loop() const;
+
   // Hooks for libraries that bring their own sockets and timeouts (an HTTP client, a database
-  // driver), driven by loop 0. Thread: loop 0's (with threads = 1, the run() thread).
+  // driver), driven by loop 0: the same as loop(0)'s. Thread: loop 0's (with threads = 1, the
+  // run() thread).
   // Level-triggered readiness of `fd`: interest is kReadable | kWritable; the callback gets the
   // ready bits, plus kError on an error or hang-up. Calling again replaces both.
   static constexpr std::uint32_t kReadable = 1;
@@ -175,6 +221,7 @@ class Server {
   void cancel_timer(std::uint64_t id);
   // During a graceful stop, loop 0 keeps running (up to shutdown_timeout_ms) while `busy`
   // returns true, after its connections are gone: calls started by on_close can finish.
+  // (LoopHandle::finish_before_stopping for the other loops.)
   void finish_before_stopping(std::function<bool()> busy);
   // Counters of the server's work and of every limit it enforced, summed over the loops (other
   // loops' as of their last turn). Thread: a handler's; with threads = 1, the run() thread.

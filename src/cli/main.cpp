@@ -156,6 +156,7 @@ int main(int argc, char** argv) {
   std::optional<std::uint16_t> gateway_port;
   std::optional<std::uint16_t> gateway_management_port;
   std::string gateway_registry;
+  std::optional<std::uint32_t> gateway_threads;
   hibiki::LogLevel gateway_log_level = hibiki::LogLevel::info;
   CLI::App* gateway = app.add_subcommand(
       "gateway", "API Gateway's WebSocket model: events to HTTP backends, @connections API");
@@ -168,6 +169,10 @@ int main(int argc, char** argv) {
                       "management API port, 0: any free one (overrides the file)");
   gateway->add_option("--registry", gateway_registry,
                       "SQLite file of connections and calls, :memory: (overrides the file)");
+  gateway
+      ->add_option("--threads", gateway_threads,
+                   "event loops, 0: one per core (overrides the file; default 0)")
+      ->check(CLI::Range(0, 1024));
   hibiki::cli::add_log_level_option(*gateway, gateway_log_level);
 
   hibiki::ServerOptions echo_options = hibiki::apps::echo_server_defaults();
@@ -216,6 +221,7 @@ int main(int argc, char** argv) {
     if (gateway_port) config->port = *gateway_port;
     if (gateway_management_port) config->management.port = *gateway_management_port;
     if (!gateway_registry.empty()) config->registry_path = gateway_registry;
+    if (gateway_threads) config->threads = *gateway_threads;
     hibiki::ServerOptions options = gw::gateway_server_options(*config);
     options.log_level = gateway_log_level;
     hibiki::Server server(options);

@@ -41,6 +41,49 @@ std::uint16_t Server::listen(const std::string& host, std::uint16_t port) {
   return group_->listen(host, port);
 }
 
+std::size_t LoopHandle::index() const {
+  return core_->index();
+}
+
+void LoopHandle::watch_descriptor(int fd, std::uint32_t interest,
+                                  std::function<void(std::uint32_t)> callback) const {
+  core_->watch_descriptor(fd, interest, std::move(callback));
+}
+
+void LoopHandle::unwatch_descriptor(int fd) const {
+  core_->unwatch_descriptor(fd);
+}
+
+std::uint64_t LoopHandle::set_timer(std::uint32_t delay_ms, std::function<void()> callback) const {
+  return core_->set_timer(delay_ms, std::move(callback));
+}
+
+void LoopHandle::cancel_timer(std::uint64_t id) const {
+  core_->cancel_timer(id);
+}
+
+bool LoopHandle::dispatch(std::function<void()> task) const {
+  return core_->group().dispatch(core_->index(), std::move(task));
+}
+
+void LoopHandle::finish_before_stopping(std::function<bool()> busy) const {
+  core_->set_busy_check(std::move(busy));
+}
+
+std::size_t Server::loop_count() const {
+  return group_->loop_count();
+}
+
+LoopHandle Server::loop(std::size_t index) const {
+  return LoopHandle(&group_->core(index));
+}
+
+std::optional<LoopHandle> Server::current_loop() const {
+  detail::ServerCore* here = detail::ServerCore::current();
+  if (here == nullptr || &here->group() != group_.get()) return std::nullopt;
+  return LoopHandle(here);
+}
+
 void Server::watch_descriptor(int fd, std::uint32_t interest,
                               std::function<void(std::uint32_t)> callback) {
   group_->first_loop().watch_descriptor(fd, interest, std::move(callback));

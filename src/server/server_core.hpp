@@ -81,6 +81,7 @@ class ServerCore final : public net::LoopHandler {
   // The loop running on the calling thread, or nullptr on a thread that runs none.
   static ServerCore* current();
   [[nodiscard]] const ServerGroup& group() const { return group_; }
+  ServerGroup& group() { return group_; }
 
   void run_inbox_item(const InboxItem& item);
 

@@ -115,6 +115,7 @@ class ServerGroup {
   std::uint16_t listen(const std::string& host, std::uint16_t port);
   // Loop 0, where the application's descriptors and timers live.
   ServerCore& first_loop() { return *cores_.front(); }
+  ServerCore& core(std::size_t index) { return *cores_.at(index); }
   [[nodiscard]] std::uint16_t port() const { return port_; }
   // Runs loop 0 on this thread and the others on threads of their own; returns when all stop.
   int run();

@@ -100,7 +100,7 @@ ServerOptions gateway_server_options(const GatewayConfig& config) {
     longest_connect_ms = connect->timeout_ms;
   }
   return ServerOptions{
-      .threads = 1,
+      .threads = config.threads,
       .host = config.host,
       .port = config.port,
       // Bodies past the message limit get the management API's own 413 (PayloadTooLarge).
@@ -123,7 +123,7 @@ ServerOptions gateway_server_options(const GatewayConfig& config) {
 }
 
 Gateway::Gateway(Server& server, GatewayConfig config)
-    : server_(server), config_(std::move(config)), reactor_(server) {
+    : server_(server), config_(std::move(config)) {
   std::string error;
   auto registry = store::ConnectionRegistry::open(config_.registry_path, error);
   if (!registry) throw std::runtime_error("gateway registry: " + error);
@@ -132,7 +132,8 @@ Gateway::Gateway(Server& server, GatewayConfig config)
     log(LogLevel::warn, "gateway registry: " + std::to_string(registry_->recovered_on_open()) +
                             " connection(s) left open by the previous run marked closed (1006)");
   }
-  integrations_ = std::make_unique<IntegrationClient>(reactor_);
+  for (std::size_t index = 0; index < server_.loop_count(); ++index)
+    loops_.push_back(std::make_unique<Loop>(server_.loop(index)));
   connect_tokens_ = config_.limits.new_connections_per_second;
   connect_refill_ms_ = epoch_ms();
 
@@ -144,43 +145,29 @@ Gateway::Gateway(Server& server, GatewayConfig config)
                                  MessageKind kind) { on_message(ws, message, kind); },
             .on_close = [this](WebSocket ws, std::uint16_t code,
                                std::string_view reason) { on_close(ws, code, reason); }});
+  page_ = serve_assets(hibiki_chat_web_assets());
   // The WebSocket port also serves the chat page (it falls back to the talk's JSON against a
-  // backend that only speaks that); the management port serves the @connections API.
-  HttpHandler page = serve_assets(hibiki_chat_web_assets());
-  auto management = [this](const HttpRequestView& request, HttpResponse& response) {
-    if (serve_operations(request, response)) return;
-    serve_management(request, response);
-    const ManagementRequest parsed =
-        parse_management_request(request.method(), request.path(), config_.stage);
-    metrics_.management_call(to_string(parsed.kind), response.status);
-  };
-  server_.get("*",
-              [this, page, management](const HttpRequestView& request, HttpResponse& response) {
-                if (request.local_port() == management_port_) {
-                  management(request, response);
-                } else {
-                  page(request, response);
-                }
-              });
-  for (const char* method : {"POST", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
-    server_.route(method, "*",
-                  [this, management](const HttpRequestView& request, HttpResponse& response) {
-                    if (request.local_port() == management_port_) {
-                      management(request, response);
-                    } else {
-                      response.status = 404;
-                      response.body = "Not Found\n";
-                    }
-                  });
+  // backend that only speaks that); the management port serves the @connections API, whose
+  // answers may come from another loop.
+  for (const char* method : {"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
+    server_.route_deferred(method, "*",
+                           [this](const HttpRequestView& request, PendingResponse pending) {
+                             serve_http(request, pending);
+                           });
   }
-  sweep_timer_ = server_.set_timer(kSweepIntervalMs, [this] { sweep(); });
-  // A graceful stop closes every client: let their $disconnect calls go out first.
-  server_.finish_before_stopping([this] { return integrations_->in_flight() > 0; });
+  for (const std::unique_ptr<Loop>& loop : loops_) {
+    Loop* here = loop.get();
+    here->sweep_timer = here->handle.set_timer(kSweepIntervalMs, [this, here] { sweep(*here); });
+    // A graceful stop closes every client: let their $disconnect calls go out first.
+    here->handle.finish_before_stopping([here] { return here->integrations.in_flight() > 0; });
+  }
 }
 
 Gateway::~Gateway() {
-  server_.finish_before_stopping({});
-  server_.cancel_timer(sweep_timer_);
+  for (const std::unique_ptr<Loop>& loop : loops_) {
+    loop->handle.finish_before_stopping({});
+    loop->handle.cancel_timer(loop->sweep_timer);
+  }
 }
 
 std::pair<std::uint16_t, std::uint16_t> Gateway::listen() {
@@ -189,9 +176,19 @@ std::pair<std::uint16_t, std::uint16_t> Gateway::listen() {
   return {port, management_port_};
 }
 
+Gateway::Loop& Gateway::this_loop() {
+  return *loops_[server_.current_loop()->index()];
+}
+
+std::size_t Gateway::open_connections() const {
+  const std::lock_guard lock(directory_mutex_);
+  return directory_.size();
+}
+
 bool Gateway::within_connection_rate() {
   const double rate = config_.limits.new_connections_per_second;
   if (rate == 0) return true;
+  const std::lock_guard lock(rate_mutex_);
   const std::int64_t now = epoch_ms();
   connect_tokens_ =
       std::min(rate, connect_tokens_ + rate * static_cast<double>(now - connect_refill_ms_) / 1000);
@@ -199,11 +196,6 @@ bool Gateway::within_connection_rate() {
   if (connect_tokens_ < 1) return false;
   connect_tokens_ -= 1;
   return true;
-}
-
-Gateway::Client* Gateway::open_client(std::string_view connection_id) {
-  auto found = by_connection_id_.find(std::string(connection_id));
-  return found == by_connection_id_.end() ? nullptr : found->second;
 }
 
 void Gateway::on_upgrade(PendingUpgrade upgrade, const HttpRequestView& request) {
@@ -230,7 +222,8 @@ void Gateway::on_upgrade(PendingUpgrade upgrade, const HttpRequestView& request)
                             ? std::string(request.header("Host").value_or(""))
                             : config_.domain_name;
   Client& c = *client;
-  clients_[socket_id] = std::move(client);
+  Loop& loop = this_loop();
+  loop.clients[socket_id] = std::move(client);
 
   const RouteConfig* route = config_.find_route(kConnectRoute);
   if (route == nullptr) {
@@ -251,14 +244,14 @@ void Gateway::on_upgrade(PendingUpgrade upgrade, const HttpRequestView& request)
       .headers = headers,
       .query = request.query()};
   invoke(*route, c.connection_id, request_id, connect_event_json(event),
-         [this, upgrade, socket_id](const IntegrationResponse& response) {
+         [this, &loop, upgrade, socket_id](const IntegrationResponse& response) {
            if (!upgrade.is_pending()) {  // the client went away while the backend decided
-             clients_.erase(socket_id);
+             loop.clients.erase(socket_id);
              return;
            }
            if (!response.error.empty()) {
              upgrade.reject(500, "Internal server error\n");
-             clients_.erase(socket_id);
+             loop.clients.erase(socket_id);
              return;
            }
            const IntegrationResult result =
@@ -268,7 +261,7 @@ void Gateway::on_upgrade(PendingUpgrade upgrade, const HttpRequestView& request)
                                                               : result.status;
              if (status < 400 || status > 599) status = 502;  // not an answer a client can get
              upgrade.reject(status, result.body);
-             clients_.erase(socket_id);
+             loop.clients.erase(socket_id);
              return;
            }
            // From a Lambda-proxy result's headers, or a plain answer's own.
@@ -280,21 +273,29 @@ void Gateway::on_upgrade(PendingUpgrade upgrade, const HttpRequestView& request)
 }
 
 void Gateway::on_open(WebSocket ws) {
-  auto found = clients_.find(ws.id());
-  if (found == clients_.end()) {
+  Loop& loop = this_loop();
+  auto found = loop.clients.find(ws.id());
+  if (found == loop.clients.end()) {
     ws.close(close_code::kInternalError, "no such connection");
     return;
   }
   Client& c = *found->second;
   c.ws = ws;
   ws.set_user_data(&c);
-  by_connection_id_[c.connection_id] = &c;
-  if (!registry_->add_connection({.connection_id = c.connection_id,
+  loop.open[c.connection_id] = &c;
+  loop.open_count.store(loop.open.size(), std::memory_order_relaxed);
+  {
+    const std::lock_guard lock(directory_mutex_);
+    directory_[c.connection_id] = ws;
+  }
+  with_registry([&c](store::ConnectionRegistry& registry) {
+    if (!registry.add_connection({.connection_id = c.connection_id,
                                   .source_ip = c.source_ip,
                                   .user_agent = c.user_agent,
                                   .connected_at_ms = c.connected_at_ms})) {
-    log(LogLevel::error, "gateway registry: " + registry_->last_error());
-  }
+      log(LogLevel::error, "gateway registry: " + registry.last_error());
+    }
+  });
   log(LogLevel::info, "gateway: connection " + c.connection_id + " from " + c.source_ip);
 }
 
@@ -303,7 +304,9 @@ void Gateway::on_message(WebSocket ws, std::string_view message, MessageKind kin
   if (c == nullptr) return;
   const std::int64_t now = epoch_ms();
   c->last_active_ms = now;
-  registry_->touch(c->connection_id, now);
+  with_registry([c, now](store::ConnectionRegistry& registry) {
+    return registry.touch(c->connection_id, now);
+  });
   if (kind == MessageKind::binary && config_.profile == Profile::aws) {
     // API Gateway's WebSocket APIs take text frames only.
     metrics_.limit_hit("binary_frame");
@@ -325,10 +328,11 @@ void Gateway::on_message(WebSocket ws, std::string_view message, MessageKind kin
                            .body = message,
                            .binary = kind == MessageKind::binary};
   invoke(*route, c->connection_id, request_id, message_event_json(event),
-         [this, id = c->connection_id, request_id,
+         [&loop = this_loop(), id = c->connection_id, request_id,
           two_way = route->route_response](const IntegrationResponse& response) {
-           Client* client = open_client(id);
-           if (client == nullptr) return;
+           auto found = loop.open.find(id);
+           if (found == loop.open.end()) return;  // closed while the backend answered
+           Client* client = found->second;
            // A backend that failed (no answer, or a server error of its own) leaves the client
            // API Gateway's "Internal server error" frame.
            if (!response.error.empty() || response.http_status >= 500) {
@@ -346,10 +350,20 @@ void Gateway::on_close(WebSocket ws, std::uint16_t code, std::string_view reason
   auto* c = static_cast<Client*>(ws.user_data());
   if (c == nullptr) return;
   const std::int64_t now = epoch_ms();
-  if (!registry_->mark_disconnected(c->connection_id, code, reason, now)) {
-    log(LogLevel::error, "gateway registry: " + registry_->last_error());
+  with_registry([&](store::ConnectionRegistry& registry) {
+    if (!registry.mark_disconnected(c->connection_id, code, reason, now)) {
+      log(LogLevel::error, "gateway registry: " + registry.last_error());
+    }
+  });
+  Loop& loop = this_loop();
+  loop.open.erase(c->connection_id);
+  loop.open_count.store(loop.open.size(), std::memory_order_relaxed);
+  for (const std::string& topic : c->topics)
+    count_subscriber(topic, -1);
+  {
+    const std::lock_guard lock(directory_mutex_);
+    directory_.erase(c->connection_id);
   }
-  by_connection_id_.erase(c->connection_id);
   log(LogLevel::info, "gateway: connection " + c->connection_id + " closed " +
                           std::to_string(code) + " " + std::string(reason));
   // $disconnect always fires, best effort: nobody is left to hear of a failure.
@@ -362,13 +376,13 @@ void Gateway::on_close(WebSocket ws, std::uint16_t code, std::string_view reason
     invoke(*route, c->connection_id, request_id, disconnect_event_json(event),
            [](const IntegrationResponse&) {});
   }
-  clients_.erase(ws.id());
+  loop.clients.erase(ws.id());
 }
 
 void Gateway::invoke(const RouteConfig& route, const std::string& connection_id,
                      const std::string& request_id, std::string event,
                      std::function<void(const IntegrationResponse&)> done) {
-  integrations_->post(
+  this_loop().integrations.post(
       route.integration, std::move(event), {}, route.timeout_ms,
       [this, route_key = route.key, connection_id, request_id,
        done = std::move(done)](const IntegrationResponse& response) {
@@ -380,21 +394,23 @@ void Gateway::invoke(const RouteConfig& route, const std::string& connection_id,
                 ": " + outcome + " in " + std::to_string(response.elapsed_ms) + " ms");
         metrics_.integration_call(route_key, response.http_status, response.error,
                                   response.elapsed_ms);
-        registry_->record_call({.request_id = request_id,
-                                .connection_id = connection_id,
-                                .route_key = route_key,
-                                .status = response.http_status,
-                                .latency_ms = response.elapsed_ms,
-                                .at_ms = epoch_ms(),
-                                .error = response.error});
+        with_registry([&](store::ConnectionRegistry& registry) {
+          return registry.record_call({.request_id = request_id,
+                                       .connection_id = connection_id,
+                                       .route_key = route_key,
+                                       .status = response.http_status,
+                                       .latency_ms = response.elapsed_ms,
+                                       .at_ms = epoch_ms(),
+                                       .error = response.error});
+        });
         done(response);
       });
 }
 
-void Gateway::sweep() {
+void Gateway::sweep(Loop& loop) {
   const std::int64_t now = epoch_ms();
   const GatewayLimits& limits = config_.limits;
-  for (const auto& [id, client] : by_connection_id_) {
+  for (const auto& [id, client] : loop.open) {
     const bool idle = limits.idle_timeout_s != 0 &&
                       now - client->last_active_ms >= std::int64_t{limits.idle_timeout_s} * 1000;
     const bool expired =
@@ -406,8 +422,12 @@ void Gateway::sweep() {
       client->ws.close(close_code::kGoingAway, "Going away");
     }
   }
-  if (!registry_->flush()) log(LogLevel::error, "gateway registry: " + registry_->last_error());
-  sweep_timer_ = server_.set_timer(kSweepIntervalMs, [this] { sweep(); });
+  if (loop.handle.index() == 0) {
+    with_registry([](store::ConnectionRegistry& registry) {
+      if (!registry.flush()) log(LogLevel::error, "gateway registry: " + registry.last_error());
+    });
+  }
+  loop.sweep_timer = loop.handle.set_timer(kSweepIntervalMs, [this, &loop] { sweep(loop); });
 }
 
 }  // namespace hibiki::apps::gateway

@@ -1,12 +1,17 @@
 // One client of the gateway as both of its halves (gateway_app.cpp, management_routes.cpp) see
-// it: from the upgrade request to the close.
+// it, from the upgrade request to the close, and the loop that owns it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "apps/gateway/gateway_app.hpp"
+#include "apps/gateway/server_reactor.hpp"
 
 namespace hibiki::apps::gateway {
 
@@ -18,6 +23,21 @@ struct Gateway::Client {
   std::string source_ip;
   std::string user_agent;
   std::string domain_name;
+  std::unordered_set<std::string> topics;  // @topics it is subscribed to
+};
+
+// One event loop's share of the gateway, used only on that loop's thread: the clients it
+// accepted and the HTTP client that carries their events, so integration calls never cross
+// loops or wait on a lock.
+struct Gateway::Loop {
+  explicit Loop(LoopHandle handle) : handle(handle), reactor(handle), integrations(reactor) {}
+  LoopHandle handle;
+  ServerReactor reactor;
+  IntegrationClient integrations;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Client>> clients;  // by WebSocket id
+  std::unordered_map<std::string, Client*> open;                       // by connection id
+  std::atomic<std::size_t> open_count{0};  // open.size(), for /metrics on another loop
+  std::uint64_t sweep_timer = 0;
 };
 
 // Wall-clock milliseconds, as API Gateway's events and GetConnection report them.

@@ -114,8 +114,9 @@ void read_gateway(const toml::table& table, GatewayConfig& config, std::string& 
   TableReader r(table, "gateway", error);
   r.only({"host", "port", "stage", "api_id", "domain_name", "profile", "route_selection_expression",
           "connect_refusal", "idle_timeout_s", "max_duration_s", "max_message_bytes",
-          "max_frame_bytes", "new_connections_per_second"});
+          "max_frame_bytes", "new_connections_per_second", "threads"});
   r.word("host", config.host);
+  r.integer("threads", 0, 1024, config.threads);
   r.integer("port", 0, 65535, config.port);
   r.string("stage", config.stage);
   if (r.ok() && (config.stage.empty() || config.stage.size() > kMaxStageChars ||

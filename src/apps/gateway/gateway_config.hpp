@@ -3,7 +3,8 @@
 // key, e.g. `routes."message".timeout_ms: must be between 50 and 29000`. Reads a file only in
 // load_gateway_config_file.
 //
-//   [gateway]     host, port, stage, api_id, domain_name, profile, route_selection_expression,
+//   [gateway]     host, port, threads, stage, api_id, domain_name, profile,
+//   route_selection_expression,
 //                 connect_refusal, and overrides of the profile's limits
 //   [management]  host, port, token, sigv4_access_key_id, sigv4_secret_access_key
 //   [registry]    path
@@ -72,7 +73,10 @@ struct ManagementConfig {
 struct GatewayConfig {
   std::string host = "0.0.0.0";  // the WebSocket listener
   std::uint16_t port = 8080;     // 0 picks a free port
-  std::string stage = "dev";     // in events and in management paths /{stage}/@connections/...
+  // Event loops, each with its own connections and its own client for the integrations; 0: one
+  // per core.
+  std::uint32_t threads = 0;
+  std::string stage = "dev";  // in events and in management paths /{stage}/@connections/...
   std::string api_id = "local";
   std::string domain_name;  // requestContext.domainName; empty: the upgrade's Host header
   Profile profile = Profile::aws;

@@ -46,6 +46,7 @@ void GatewayMetrics::integration_call(std::string_view route, int http_status,
   } else {
     outcome = std::to_string(http_status);
   }
+  const std::lock_guard lock(mutex_);
   ++integration_calls_[{std::string(route), outcome}];
   Histogram& histogram = integration_latency_[std::string(route)];
   const double seconds = static_cast<double>(elapsed_ms) / 1000.0;
@@ -58,14 +59,17 @@ void GatewayMetrics::integration_call(std::string_view route, int http_status,
 }
 
 void GatewayMetrics::management_call(std::string_view operation, int status) {
+  const std::lock_guard lock(mutex_);
   ++management_calls_[{std::string(operation), status}];
 }
 
 void GatewayMetrics::limit_hit(std::string_view limit) {
+  const std::lock_guard lock(mutex_);
   ++limits_[std::string(limit)];
 }
 
 std::string GatewayMetrics::text(std::size_t open_connections) const {
+  const std::lock_guard lock(mutex_);
   std::string out;
   header(out, "hibiki_gateway_connections", "gauge", "WebSocket clients connected now.");
   out.append("hibiki_gateway_connections ").append(std::to_string(open_connections)).append("\n");

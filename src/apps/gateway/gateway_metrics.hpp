@@ -1,13 +1,14 @@
 // What the gateway counts for /metrics on its management port, in Prometheus text: integration
 // calls by route and outcome with a latency histogram, management calls by operation and
 // status, and every limit that refused or closed something. Labels come from the
-// configuration (routes) and from small fixed sets, so the series stay few. Thread: the
-// gateway's loop.
+// configuration (routes) and from small fixed sets, so the series stay few. Thread: any (the
+// gateway's loops count into one set, under a mutex: once per call, never per frame).
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,6 +43,7 @@ class GatewayMetrics {
   std::map<std::string, Histogram> integration_latency_;                   // by route
   std::map<std::pair<std::string, int>, std::uint64_t> management_calls_;  // operation, status
   std::map<std::string, std::uint64_t> limits_;
+  mutable std::mutex mutex_;
 };
 
 }  // namespace hibiki::apps::gateway

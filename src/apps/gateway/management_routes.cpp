@@ -4,6 +4,9 @@
 // a SigV4 signature, or a loopback address, as the config says.
 #include <simdjson.h>
 
+#include <memory>
+#include <optional>
+
 #include "apps/gateway/gateway_app.hpp"
 #include "apps/gateway/gateway_client.hpp"
 #include "apps/gateway/gateway_ids.hpp"
@@ -102,7 +105,7 @@ bool Gateway::serve_operations(const HttpRequestView& request, HttpResponse& res
     // load balancer checks, without credentials.
     response.content_type = "application/json";
     response.body = path == "/healthz" ? R"({"status":"ok","connections":)" +
-                                             std::to_string(by_connection_id_.size()) + "}"
+                                             std::to_string(open_connections()) + "}"
                                        : std::string(R"({"status":"ready"})");
     return true;
   }
@@ -113,52 +116,142 @@ bool Gateway::serve_operations(const HttpRequestView& request, HttpResponse& res
       return true;
     }
     response.content_type = "text/plain; version=0.0.4";
-    response.body = metrics_text(server_.stats()) + metrics_.text(by_connection_id_.size());
+    response.body = metrics_text(server_.stats()) + metrics_.text(open_connections());
+    // How the kernel spread the clients over the loops (SO_REUSEPORT).
+    response.body +=
+        "# HELP hibiki_gateway_loop_connections WebSocket clients connected now, by event loop.\n"
+        "# TYPE hibiki_gateway_loop_connections gauge\n";
+    for (const std::unique_ptr<Loop>& loop : loops_) {
+      response.body += "hibiki_gateway_loop_connections{loop=\"" +
+                       std::to_string(loop->handle.index()) + "\"} " +
+                       std::to_string(loop->open_count.load(std::memory_order_relaxed)) + "\n";
+    }
     return true;
   }
   return false;
 }
 
-void Gateway::serve_management(const HttpRequestView& request, HttpResponse& response) {
-  response.content_type = "application/json";
-  response.headers.emplace_back("x-amzn-RequestId", new_request_id());
-  if (!authorized(request, response)) return;
+void Gateway::serve_http(const HttpRequestView& request, PendingResponse pending) {
+  if (request.local_port() == management_port_) {
+    serve_management(request, pending);
+    return;
+  }
+  HttpResponse response;
+  if (request.method() == "GET") {
+    page_(request, response);
+  } else {
+    response.status = 404;
+    response.body = "Not Found\n";
+  }
+  pending.respond(std::move(response));
+}
+
+namespace {
+
+// Answers a management call once, from whichever thread gets to it; an answer nobody gave (the
+// task carrying it was dropped because the connection closed first) is 410 GoneException.
+class ManagementReply {
+ public:
+  ManagementReply(ManagementDone done, HttpResponse base)
+      : done_(std::move(done)), base_(std::move(base)) {}
+  ~ManagementReply() {
+    if (!done_) return;
+    HttpResponse gone = base_;
+    answer_error(gone, AwsErrorKind::gone);
+    done_(std::move(gone));
+  }
+  ManagementReply(const ManagementReply&) = delete;
+  ManagementReply& operator=(const ManagementReply&) = delete;
+
+  // The answer, prefilled with what every answer carries.
+  [[nodiscard]] HttpResponse base() const { return base_; }
+  void finish(HttpResponse response) {
+    if (!done_) return;
+    ManagementDone done = std::move(done_);
+    done_ = nullptr;
+    done(std::move(response));
+  }
+
+ private:
+  ManagementDone done_;
+  HttpResponse base_;
+};
+
+}  // namespace
+
+void Gateway::serve_management(const HttpRequestView& request, PendingResponse pending) {
+  HttpResponse response;
+  if (serve_operations(request, response)) {
+    pending.respond(std::move(response));
+    return;
+  }
   const ManagementRequest parsed =
       parse_management_request(request.method(), request.path(), config_.stage);
+  ManagementDone done = [this, pending, operation = to_string(parsed.kind)](HttpResponse answer) {
+    metrics_.management_call(operation, answer.status);
+    pending.respond(std::move(answer));
+  };
+  response.content_type = "application/json";
+  response.headers.emplace_back("x-amzn-RequestId", new_request_id());
+  if (!authorized(request, response)) return done(std::move(response));
   if (parsed.kind == ManagementAction::invalid) {
     answer_error(response, parsed.error, parsed.error_message);
-    return;
+    return done(std::move(response));
   }
   const std::string_view body = request.body();
-  const MessageKind kind =
-      simdjson::validate_utf8(body.data(), body.size()) ? MessageKind::text : MessageKind::binary;
+  const bool carries_message = parsed.kind == ManagementAction::publish_topic ||
+                               parsed.kind == ManagementAction::post_to_connection;
+  if (carries_message && body.size() > config_.limits.max_message_bytes) {
+    metrics_.limit_hit("max_message_bytes");
+    answer_error(response, AwsErrorKind::payload_too_large);
+    return done(std::move(response));
+  }
   response.status = success_status(parsed.kind);
   if (parsed.kind == ManagementAction::publish_topic) {
-    if (body.size() > config_.limits.max_message_bytes) {
-      metrics_.limit_hit("max_message_bytes");
-      answer_error(response, AwsErrorKind::payload_too_large);
-      return;
-    }
-    const std::size_t delivered = server_.publish(parsed.topic, body, kind);
+    const MessageKind kind =
+        simdjson::validate_utf8(body.data(), body.size()) ? MessageKind::text : MessageKind::binary;
+    server_.publish(parsed.topic, body, kind);
+    const std::size_t delivered = subscriber_count(parsed.topic);
     response.body = R"({"delivered":)" + std::to_string(delivered) + "}";
-    return;
+    return done(std::move(response));
   }
-  Client* client = open_client(parsed.connection_id);
-  if (client == nullptr) {
-    answer_error(response, AwsErrorKind::gone);
-    return;
+  act_on_connection(parsed, std::string(body), std::move(response), std::move(done));
+}
+
+void Gateway::act_on_connection(const ManagementRequest& request, std::string body,
+                                HttpResponse base, ManagementDone done) {
+  std::optional<WebSocket> ws;
+  {
+    const std::lock_guard lock(directory_mutex_);
+    auto found = directory_.find(request.connection_id);
+    if (found != directory_.end()) ws = found->second;
   }
-  switch (parsed.kind) {
+  auto reply = std::make_shared<ManagementReply>(std::move(done), std::move(base));
+  if (!ws) return;  // the reply's destructor answers 410
+  // The task is dropped, and the reply answers 410, if the connection closes before its loop
+  // runs it.
+  server_.dispatch(*ws, [this, reply, request, body = std::move(body)](WebSocket socket) {
+    auto* client = static_cast<Client*>(socket.user_data());
+    if (client == nullptr) return;
+    HttpResponse response = reply->base();
+    response.status = success_status(request.kind);
+    act(*client, request, body, response);
+    reply->finish(std::move(response));
+  });
+}
+
+void Gateway::act(Client& client, const ManagementRequest& request, std::string_view body,
+                  HttpResponse& response) {
+  const MessageKind kind =
+      simdjson::validate_utf8(body.data(), body.size()) ? MessageKind::text : MessageKind::binary;
+  switch (request.kind) {
     case ManagementAction::post_to_connection:
-      if (body.size() > config_.limits.max_message_bytes) {
-        metrics_.limit_hit("max_message_bytes");
-        answer_error(response, AwsErrorKind::payload_too_large);
-        return;
-      }
-      switch (client->ws.send(body, kind)) {
+      switch (client.ws.send(body, kind)) {
         case SendStatus::sent:
-          client->last_active_ms = epoch_ms();
-          registry_->touch(client->connection_id, client->last_active_ms);
+          client.last_active_ms = epoch_ms();
+          with_registry([&client](store::ConnectionRegistry& registry) {
+            return registry.touch(client.connection_id, client.last_active_ms);
+          });
           break;
         case SendStatus::dropped:  // the client's send buffer is full
           metrics_.limit_hit("send_buffer_full");
@@ -170,22 +263,45 @@ void Gateway::serve_management(const HttpRequestView& request, HttpResponse& res
       }
       return;
     case ManagementAction::get_connection:
-      response.body = get_connection_body(client->connected_at_ms, client->source_ip,
-                                          client->user_agent, client->last_active_ms);
+      response.body = get_connection_body(client.connected_at_ms, client.source_ip,
+                                          client.user_agent, client.last_active_ms);
       return;
     case ManagementAction::delete_connection:
-      client->ws.close(close_code::kNormal, "Connection Closed Normally");
+      client.ws.close(close_code::kNormal, "Connection Closed Normally");
       return;
     case ManagementAction::subscribe_topic:
-      client->ws.subscribe(parsed.topic);
+      if (client.ws.subscribe(request.topic)) {
+        client.topics.insert(request.topic);
+        count_subscriber(request.topic, +1);
+      }
       return;
     case ManagementAction::unsubscribe_topic:
-      client->ws.unsubscribe(parsed.topic);
+      if (client.ws.unsubscribe(request.topic)) {
+        client.topics.erase(request.topic);
+        count_subscriber(request.topic, -1);
+      }
       return;
     case ManagementAction::publish_topic:
     case ManagementAction::invalid:
-      return;  // handled above
+      return;  // not actions on a connection
   }
+}
+
+void Gateway::count_subscriber(const std::string& topic, int change) {
+  const std::lock_guard lock(topics_mutex_);
+  std::size_t& count = subscribers_[topic];
+  if (change > 0) {
+    ++count;
+  } else if (count > 0) {
+    --count;
+  }
+  if (count == 0) subscribers_.erase(topic);
+}
+
+std::size_t Gateway::subscriber_count(const std::string& topic) const {
+  const std::lock_guard lock(topics_mutex_);
+  auto found = subscribers_.find(topic);
+  return found == subscribers_.end() ? 0 : found->second;
 }
 
 }  // namespace hibiki::apps::gateway

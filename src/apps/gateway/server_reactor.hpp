@@ -1,5 +1,6 @@
-// The gateway's Reactor on top of hibiki::Server: descriptor watches and timers on loop 0, so
-// the integration client's sockets are served by the same loop as the WebSockets.
+// The gateway's Reactor on top of one of hibiki::Server's loops: descriptor watches and timers
+// on that loop, so an integration client's sockets are served by the same loop (and thread) as
+// the WebSockets whose events it carries.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,7 @@ namespace hibiki::apps::gateway {
 
 class ServerReactor final : public Reactor {
  public:
-  explicit ServerReactor(Server& server) : server_(server) {}
+  explicit ServerReactor(LoopHandle loop) : loop_(loop) {}
   ~ServerReactor() override;
   ServerReactor(const ServerReactor&) = delete;
   ServerReactor& operator=(const ServerReactor&) = delete;
@@ -24,8 +25,8 @@ class ServerReactor final : public Reactor {
   void cancel_timer(std::uint64_t id) override;
 
  private:
-  Server& server_;
-  std::unordered_map<std::uint64_t, std::uint64_t> timers_;  // our id -> the server's id
+  LoopHandle loop_;
+  std::unordered_map<std::uint64_t, std::uint64_t> timers_;  // our id -> the loop's id
 };
 
 }  // namespace hibiki::apps::gateway

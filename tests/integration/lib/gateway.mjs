@@ -58,7 +58,7 @@ export function gatewayToml({ gateway = {}, management = {}, routes = {} } = {})
  * stderr, exited, dir }.
  */
 export async function startGateway(toml, { managementPort = 0, registry = ':memory:', stage = 'dev',
-  logLevel } = {}) {
+  logLevel, threads, extraArgs = [] } = {}) {
   const bin = hibikiBin();
   if (!existsSync(bin)) throw new Error(`hibiki binary not found at ${bin} (build it or set HIBIKI_BIN)`);
   const dir = tempDir();
@@ -67,6 +67,8 @@ export async function startGateway(toml, { managementPort = 0, registry = ':memo
   const args = ['gateway', '--config', configPath, '--host', HOST, '--port', '0',
     '--management-port', String(managementPort), '--registry', registry];
   if (logLevel) args.push('--log-level', logLevel);
+  if (threads !== undefined) args.push('--threads', String(threads));
+  args.push(...extraArgs);
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const gateway = {
     process: child,

@@ -14,6 +14,7 @@ constexpr std::string_view kFull = R"(
 [gateway]
 host = "127.0.0.1"
 port = 9000
+threads = 3
 stage = "prod"
 api_id = "abc123"
 domain_name = "ws.example.com"
@@ -60,6 +61,7 @@ TEST(GatewayConfig, reads_every_key) {
   ASSERT_TRUE(config.has_value()) << error;
   EXPECT_EQ(config->host, "127.0.0.1");
   EXPECT_EQ(config->port, 9000);
+  EXPECT_EQ(config->threads, 3u);
   EXPECT_EQ(config->stage, "prod");
   EXPECT_EQ(config->api_id, "abc123");
   EXPECT_EQ(config->domain_name, "ws.example.com");
@@ -106,6 +108,7 @@ TEST(GatewayConfig, an_empty_file_gives_the_defaults) {
   ASSERT_TRUE(config.has_value()) << error;
   EXPECT_EQ(config->host, "0.0.0.0");
   EXPECT_EQ(config->port, 8080);
+  EXPECT_EQ(config->threads, 0u);  // one loop per core
   EXPECT_EQ(config->stage, "dev");
   EXPECT_EQ(config->api_id, "local");
   EXPECT_EQ(config->domain_name, "");
@@ -192,11 +195,12 @@ TEST(GatewayConfig, errors_name_the_key_and_what_is_wrong) {
       {"[gateway]\nprot = 1\n",
        "gateway.prot: unknown key (known keys: host, port, stage, api_id, domain_name, profile, "
        "route_selection_expression, connect_refusal, idle_timeout_s, max_duration_s, "
-       "max_message_bytes, max_frame_bytes, new_connections_per_second)"},
+       "max_message_bytes, max_frame_bytes, new_connections_per_second, threads)"},
       {"[gatway]\n", "gatway: unknown key (known sections: gateway, management, registry, routes)"},
       {"gateway = 1\n", "gateway: must be a table ([gateway])"},
       {"[gateway]\nport = \"80\"\n", "gateway.port: must be an integer"},
       {"[gateway]\nport = 70000\n", "gateway.port: must be between 0 and 65535"},
+      {"[gateway]\nthreads = -1\n", "gateway.threads: must be between 0 and 1024"},
       {"[gateway]\nhost = \"\"\n", "gateway.host: must not be empty"},
       {"[gateway]\nstage = \"a/b\"\n",
        "gateway.stage: must be 1-128 characters of A-Z, a-z, 0-9, '-' and '_'"},
