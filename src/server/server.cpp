@@ -41,6 +41,10 @@ std::uint16_t Server::listen(const std::string& host, std::uint16_t port) {
   return group_->listen(host, port);
 }
 
+std::uint16_t Server::listen(const std::string& host, std::uint16_t port, const ListenerTls& tls) {
+  return group_->listen(host, port, &tls);
+}
+
 void Server::watch_descriptor(int fd, std::uint32_t interest,
                               std::function<void(std::uint32_t)> callback) {
   group_->first_loop().watch_descriptor(fd, interest, std::move(callback));
