@@ -26,6 +26,13 @@ enum class CompressionMode : std::uint8_t {
               // similar messages, about 150-300 KiB per active connection)
 };
 
+// The TLS of a listener added with Server::listen(host, port, tls): PEM files of a certificate
+// chain and of its private key, both set, or both empty for a plain (http://, ws://) listener.
+struct ListenerTls {
+  std::string certificate_file;
+  std::string private_key_file;
+};
+
 struct ServerOptions {
   // Event loops, one thread each, with a listener each on the same port (SO_REUSEPORT); 0: one
   // per core. Handlers then run on several threads at once (each connection always on its

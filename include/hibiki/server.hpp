@@ -162,7 +162,12 @@ class Server {
   [[nodiscard]] std::uint16_t port() const;
   // Another listening address served by the same routes, after listen(); handlers tell them
   // apart by HttpRequestView::local_port(). Same errors as listen(). Returns the port.
+  // This one uses the main listener's TLS (ServerOptions' files), or none when it has none.
   std::uint16_t listen(const std::string& host, std::uint16_t port);
+  // The same with a TLS of its own, whatever the main listener uses: `tls`'s files, or plain
+  // TCP when both are empty (ListenerTls{}). Throws std::runtime_error when only one file is
+  // named or the files cannot be used. reload_tls() reloads them too.
+  std::uint16_t listen(const std::string& host, std::uint16_t port, const ListenerTls& tls);
 
   // Runs the event loops until stop() finishes: loop 0 on this thread, the others (threads > 1)
   // on threads of their own. Returns 0.
@@ -171,8 +176,9 @@ class Server {
   // shutdown_timeout_ms for the close handshakes, then run() returns.
   // Async-signal-safe and callable from any thread.
   void stop();
-  // Loads the TLS certificate and key files again for new connections; open connections keep
-  // theirs. A file that cannot be loaded is logged and the current certificate stays.
+  // Loads the TLS certificate and key files again for new connections, the main listener's and
+  // those of listeners added with their own ListenerTls; open connections keep theirs. Files
+  // that cannot be loaded are logged and that listener keeps its current certificate.
   // Async-signal-safe (meant for SIGHUP) and callable from any thread.
   void reload_tls();
 

@@ -228,6 +228,8 @@ int main(int argc, char** argv) {
     std::unique_ptr<gw::Gateway> running;
     const std::string host = config->host;
     const std::string management_host = config->management.host;
+    const char* scheme = config->tls.enabled() ? "https" : "http";
+    const char* management_scheme = config->management.tls.enabled() ? "https" : "http";
     try {
       running = std::make_unique<gw::Gateway>(server, std::move(*config));
     } catch (const std::exception& failure) {
@@ -236,8 +238,9 @@ int main(int argc, char** argv) {
     }
     return serve(server, "gateway", [&] {
       const auto [port, management_port] = running->listen();
-      return shown_url(host, port) + " (WebSocket and page), management API on " +
-             shown_url(management_host, management_port);
+      // SIGHUP (reload_tls) reloads the TLS files of both ports.
+      return shown_url(host, port, scheme) + " (WebSocket and page), management API on " +
+             shown_url(management_host, management_port, management_scheme);
     });
   }
   hibiki::Server server(echo_options);

@@ -84,6 +84,10 @@ std::optional<LoopHandle> Server::current_loop() const {
   return LoopHandle(here);
 }
 
+std::uint16_t Server::listen(const std::string& host, std::uint16_t port, const ListenerTls& tls) {
+  return group_->listen(host, port, &tls);
+}
+
 void Server::watch_descriptor(int fd, std::uint32_t interest,
                               std::function<void(std::uint32_t)> callback) {
   group_->first_loop().watch_descriptor(fd, interest, std::move(callback));

@@ -53,8 +53,8 @@ ServerCore* ServerCore::current() {
 
 std::uint16_t ServerCore::listen(std::uint16_t port, bool reuse_port) {
   if (!options_.tls_certificate_file.empty() || !options_.tls_private_key_file.empty()) {
-    tls_context_ = std::make_unique<net::TlsContext>(options_.tls_certificate_file,
-                                                     options_.tls_private_key_file);
+    tls_context_ = std::make_shared<const net::TlsContext>(options_.tls_certificate_file,
+                                                           options_.tls_private_key_file);
   }
   reserve_fd_ = net::reserve_descriptor();
   // The first SHA-1 makes OpenSSL load and initialise its provider (about 2 MB of code pages):
@@ -64,12 +64,22 @@ std::uint16_t ServerCore::listen(std::uint16_t port, bool reuse_port) {
   return port_;
 }
 
-std::uint16_t ServerCore::add_listener(const std::string& host, std::uint16_t port,
-                                       bool reuse_port) {
+std::uint16_t ServerCore::add_listener(const std::string& host, std::uint16_t port, bool reuse_port,
+                                       const ListenerTls* own_tls) {
   if (listeners_.size() >= kMaxListeners) {
     throw std::system_error(EMFILE, std::generic_category(), "too many listeners");
   }
   Listener listener;
+  if (own_tls != nullptr) {
+    listener.own_tls = true;
+    listener.files = *own_tls;
+    if (!own_tls->certificate_file.empty()) {
+      listener.tls = std::make_shared<const net::TlsContext>(own_tls->certificate_file,
+                                                             own_tls->private_key_file);
+    }
+  } else {
+    listener.tls = tls_context_;
+  }
   listener.fd = net::listen_tcp({.host = host, .port = port, .reuse_port = reuse_port});
   listener.port = net::local_port(listener.fd.get());
   loop_.watch_readable(listener.fd.get(), listeners_.size());
@@ -173,17 +183,44 @@ bool ServerCore::keep_running() {
 
 void ServerCore::on_wake() {
   drain_inbox();
-  if (tls_reload_requested_.exchange(false, std::memory_order_acq_rel) && tls_context_) {
-    try {
-      tls_context_ = std::make_unique<net::TlsContext>(options_.tls_certificate_file,
-                                                       options_.tls_private_key_file);
-      log(LogLevel::info, "TLS certificate reloaded from " + options_.tls_certificate_file);
-    } catch (const std::exception& error) {
-      log(LogLevel::error,
-          std::string("TLS reload failed, keeping the current certificate: ") + error.what());
+  if (tls_reload_requested_.exchange(false, std::memory_order_acq_rel)) reload_tls();
+  if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_shutdown();
+}
+
+namespace {
+
+// A fresh context from the files, or null (logged) when they cannot be used.
+std::shared_ptr<const net::TlsContext> reload_context(const std::string& certificate_file,
+                                                      const std::string& private_key_file) {
+  try {
+    auto context = std::make_shared<const net::TlsContext>(certificate_file, private_key_file);
+    log(LogLevel::info, "TLS certificate reloaded from " + certificate_file);
+    return context;
+  } catch (const std::exception& error) {
+    log(LogLevel::error,
+        std::string("TLS reload failed, keeping the current certificate: ") + error.what());
+    return nullptr;
+  }
+}
+
+}  // namespace
+
+void ServerCore::reload_tls() {
+  if (tls_context_) {
+    if (auto fresh = reload_context(options_.tls_certificate_file, options_.tls_private_key_file)) {
+      tls_context_ = std::move(fresh);
     }
   }
-  if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_shutdown();
+  for (Listener& listener : listeners_) {
+    if (!listener.own_tls) {
+      listener.tls = tls_context_;
+    } else if (listener.tls) {
+      if (auto fresh =
+              reload_context(listener.files.certificate_file, listener.files.private_key_file)) {
+        listener.tls = std::move(fresh);
+      }
+    }
+  }
 }
 
 void ServerCore::begin_shutdown() {
@@ -298,8 +335,8 @@ void ServerCore::accept_all(std::uint8_t index) {
       schedule_destroy(c, close_code::kAbnormal, "epoll_ctl failed");
       continue;
     }
-    if (tls_context_) {
-      c.more().tls = std::make_unique<net::TlsSession>(*tls_context_, fd);
+    if (const net::TlsContext* tls = listeners_[index].tls.get()) {
+      c.more().tls = std::make_unique<net::TlsSession>(*tls, fd);
       arm_timer(c, options_.tls_handshake_timeout_ms);
     } else {
       arm_timer(c, options_.handshake_timeout_ms);

@@ -39,8 +39,10 @@ class ServerCore final : public net::LoopHandler {
 
   // Binds this loop's listener; `port` 0 lets the kernel pick. Returns the port.
   std::uint16_t listen(std::uint16_t port, bool reuse_port);
-  // Another listener served by the same routes. Returns its port.
-  std::uint16_t add_listener(const std::string& host, std::uint16_t port, bool reuse_port);
+  // Another listener served by the same routes: with the main listener's TLS when `own_tls` is
+  // null, else with these files (both empty: plain). Returns its port.
+  std::uint16_t add_listener(const std::string& host, std::uint16_t port, bool reuse_port,
+                             const ListenerTls* own_tls = nullptr);
   [[nodiscard]] std::uint16_t local_port(const server::Connection& c) const {
     return listeners_[c.listener].port;
   }
@@ -111,6 +113,8 @@ class ServerCore final : public net::LoopHandler {
   // Lifecycle (server_core.cpp)
   void accept_all(std::uint8_t listener);
   void continue_tls_handshake(server::Connection& c);
+  // Loads every listener's TLS files again (Server::reload_tls()).
+  void reload_tls();
   // Answers 503 and closes; counts the refusal in `counter`.
   void refuse(int fd, const char* why, std::uint64_t& counter);
   // Token bucket of max_messages_per_second; false when the connection is over it.
@@ -198,6 +202,11 @@ class ServerCore final : public net::LoopHandler {
   struct Listener {
     net::UniqueFd fd;
     std::uint16_t port = 0;
+    // False: the main listener's context (tls_context_), whatever it is after a reload. True:
+    // its own files (`files`; none: plain).
+    bool own_tls = false;
+    ListenerTls files;
+    std::shared_ptr<const net::TlsContext> tls;  // what new connections get; null: plain
   };
   std::vector<Listener> listeners_;  // a connection's `listener` indexes this
   net::UniqueFd reserve_fd_;         // spare descriptor released to refuse connections at EMFILE
@@ -222,7 +231,7 @@ class ServerCore final : public net::LoopHandler {
   std::unique_ptr<std::byte[]> read_buffer_;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> tls_reload_requested_{false};
-  std::unique_ptr<net::TlsContext> tls_context_;
+  std::shared_ptr<const net::TlsContext> tls_context_;  // ServerOptions' files; null: plain
   bool stopping_ = false;
   bool stopped_ = false;
   std::uint64_t shutdown_deadline_ms_ = 0;

@@ -3,6 +3,7 @@
 #include "server/server_group.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 #include <thread>
 
 #include "hibiki/log.hpp"
@@ -69,11 +70,17 @@ std::uint16_t ServerGroup::listen() {
   return port_;
 }
 
-std::uint16_t ServerGroup::listen(const std::string& host, std::uint16_t port) {
+std::uint16_t ServerGroup::listen(const std::string& host, std::uint16_t port,
+                                  const ListenerTls* own_tls) {
+  if (own_tls != nullptr &&
+      own_tls->certificate_file.empty() != own_tls->private_key_file.empty()) {
+    throw std::runtime_error(
+        "a listener's TLS needs both a certificate file and a private key file");
+  }
   const bool reuse_port = cores_.size() > 1;
-  const std::uint16_t bound = cores_.front()->add_listener(host, port, reuse_port);
+  const std::uint16_t bound = cores_.front()->add_listener(host, port, reuse_port, own_tls);
   for (std::size_t i = 1; i < cores_.size(); ++i)
-    cores_[i]->add_listener(host, bound, reuse_port);
+    cores_[i]->add_listener(host, bound, reuse_port, own_tls);
   return bound;
 }
 

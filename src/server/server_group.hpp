@@ -112,7 +112,9 @@ class ServerGroup {
   void add_ws_route(std::string path, WebSocketHandlers handlers);
   void add_http_route(std::string method, std::string path, HttpRoute route);
   std::uint16_t listen();
-  std::uint16_t listen(const std::string& host, std::uint16_t port);
+  // `own_tls` null: the main listener's TLS.
+  std::uint16_t listen(const std::string& host, std::uint16_t port,
+                       const ListenerTls* own_tls = nullptr);
   // Loop 0, where the application's descriptors and timers live.
   ServerCore& first_loop() { return *cores_.front(); }
   ServerCore& core(std::size_t index) { return *cores_.at(index); }

@@ -12,7 +12,7 @@ WEB_ROOT = REPO_ROOT / "web"
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 10.0
 KILL_GRACE = 5.0
-LISTENING_RE = re.compile(rb"listening on http://127\.0\.0\.1:(\d+)")
+LISTENING_RE = re.compile(rb"listening on https?://127\.0\.0\.1:(\d+)")
 
 
 def hibiki_bin() -> Path:

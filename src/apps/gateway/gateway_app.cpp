@@ -99,7 +99,7 @@ ServerOptions gateway_server_options(const GatewayConfig& config) {
   if (const RouteConfig* connect = config.find_route(kConnectRoute)) {
     longest_connect_ms = connect->timeout_ms;
   }
-  return ServerOptions{
+  ServerOptions options{
       .threads = config.threads,
       .host = config.host,
       .port = config.port,
@@ -120,6 +120,11 @@ ServerOptions gateway_server_options(const GatewayConfig& config) {
       .idle_timeout_ms = 0,
       .max_connections_per_ip = 0,
   };
+  // [tls]: wss:// and https:// on the WebSocket port; the management port has its own TLS
+  // (Gateway::listen()).
+  options.tls_certificate_file = config.tls.cert;
+  options.tls_private_key_file = config.tls.key;
+  return options;
 }
 
 Gateway::Gateway(Server& server, GatewayConfig config)
@@ -172,7 +177,10 @@ Gateway::~Gateway() {
 
 std::pair<std::uint16_t, std::uint16_t> Gateway::listen() {
   const std::uint16_t port = server_.listen();
-  management_port_ = server_.listen(config_.management.host, config_.management.port);
+  // [management.tls], or plain even when the WebSocket port has TLS.
+  management_port_ = server_.listen(config_.management.host, config_.management.port,
+                                    ListenerTls{.certificate_file = config_.management.tls.cert,
+                                                .private_key_file = config_.management.tls.key});
   return {port, management_port_};
 }
 
@@ -237,7 +245,7 @@ void Gateway::on_upgrade(PendingUpgrade upgrade, const HttpRequestView& request)
   headers.emplace_back("X-Amzn-Trace-Id", new_trace_id(c.connected_at_ms));
   headers.emplace_back("X-Forwarded-For", c.source_ip);
   headers.emplace_back("X-Forwarded-Port", std::to_string(request.local_port()));
-  headers.emplace_back("X-Forwarded-Proto", "http");
+  headers.emplace_back("X-Forwarded-Proto", config_.tls.enabled() ? "https" : "http");
   const std::string request_id = new_request_id();
   const ConnectEvent event{
       .context = event_context(c, kConnectRoute, c.connected_at_ms, request_id, request_id),

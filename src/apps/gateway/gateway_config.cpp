@@ -183,10 +183,28 @@ void read_gateway(const toml::table& table, GatewayConfig& config, std::string& 
   }
 }
 
+// A [tls] table at `where` ("tls" or "management.tls"): cert and key, both required.
+void read_tls(const toml::node& node, const std::string& where, TlsFiles& tls, std::string& error) {
+  if (!node.is_table()) {
+    error = where + ": must be a table ([" + where + "])";
+    return;
+  }
+  TableReader r(*node.as_table(), where, error);
+  r.only({"cert", "key"});
+  if (r.ok() && !r.has("cert")) {
+    r.fail("cert", r.has("key") ? "is required with " + where + ".key" : "is required");
+  }
+  if (r.ok() && !r.has("key")) r.fail("key", "is required with " + where + ".cert");
+  r.string("cert", tls.cert);
+  if (r.ok() && tls.cert.empty()) r.fail("cert", "must not be empty");
+  r.string("key", tls.key);
+  if (r.ok() && tls.key.empty()) r.fail("key", "must not be empty");
+}
+
 void read_management(const toml::table& table, ManagementConfig& config, std::string& error) {
   TableReader r(table, "management", error);
   r.only({"host", "port", "token", "sigv4_access_key_id", "sigv4_secret_access_key", "sigv4_region",
-          "sigv4_service", "allow_loopback"});
+          "sigv4_service", "allow_loopback", "tls"});
   r.word("host", config.host);
   r.integer("port", 0, 65535, config.port);
   r.string("token", config.token);
@@ -202,6 +220,9 @@ void read_management(const toml::table& table, ManagementConfig& config, std::st
     bool allow = false;
     r.boolean("allow_loopback", allow);
     config.allow_loopback = allow;
+  }
+  if (const toml::node* tls = table.get("tls"); r.ok() && tls != nullptr) {
+    read_tls(*tls, "management.tls", config.tls, error);
   }
 }
 
@@ -306,10 +327,10 @@ std::optional<GatewayConfig> parse_and_check(std::string_view toml_text, std::st
   }
   for (const auto& [key, node] : root) {
     const std::string_view name = key.str();
-    if (name != "gateway" && name != "management" && name != "registry" && name != "routes") {
+    if (name != "gateway" && name != "tls" && name != "management" && name != "registry" &&
+        name != "routes") {
       error = std::string(name) +
-              ": unknown key (known sections: gateway, management, registry, "
-              "routes)";
+              ": unknown key (known sections: gateway, tls, management, registry, routes)";
       return std::nullopt;
     }
   }
@@ -317,6 +338,9 @@ std::optional<GatewayConfig> parse_and_check(std::string_view toml_text, std::st
   GatewayConfig config;
   if (const toml::table* gateway = section(root, "gateway", error)) {
     read_gateway(*gateway, config, error);
+  }
+  if (const toml::node* tls = root.get("tls"); error.empty() && tls != nullptr) {
+    read_tls(*tls, "tls", config.tls, error);
   }
   if (const toml::table* management = section(root, "management", error);
       error.empty() && management) {

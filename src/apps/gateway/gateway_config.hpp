@@ -6,9 +6,15 @@
 //   [gateway]     host, port, threads, stage, api_id, domain_name, profile,
 //   route_selection_expression,
 //                 connect_refusal, and overrides of the profile's limits
-//   [management]  host, port, token, sigv4_access_key_id, sigv4_secret_access_key
+//   [tls]         cert, key: PEM files for wss:// and https:// on the WebSocket port
+//   [management]  host, port, token, sigv4_access_key_id, sigv4_secret_access_key,
+//                 sigv4_region, sigv4_service, allow_loopback
+//   [management.tls]  cert, key: PEM files for https:// on the management port
 //   [registry]    path
 //   [routes."<route key>"]  integration, timeout_ms, route_response
+//
+// Each TLS table is optional (without it the port is plain); when present it needs both keys.
+// SIGHUP reloads both pairs of files.
 #pragma once
 
 #include <cstdint>
@@ -47,9 +53,18 @@ struct RouteConfig {
   bool route_response = false;       // two-way: the integration's answer goes back to the client
 };
 
+// A listener's TLS: PEM files of the certificate chain and of its private key. Both empty (no
+// [tls] table): plain TCP.
+struct TlsFiles {
+  std::string cert;
+  std::string key;
+  [[nodiscard]] bool enabled() const { return !cert.empty(); }
+};
+
 struct ManagementConfig {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8081;
+  TlsFiles tls;  // [management.tls]: https:// on the management port
   // When set, requests need "Authorization: Bearer <token>" or a SigV4 Authorization header
   // (checked when a secret is set). When empty, only loopback peers may call.
   std::string token;
@@ -76,6 +91,7 @@ struct GatewayConfig {
   // Event loops, each with its own connections and its own client for the integrations; 0: one
   // per core.
   std::uint32_t threads = 0;
+  TlsFiles tls;               // [tls]: wss:// and https:// on the WebSocket port
   std::string stage = "dev";  // in events and in management paths /{stage}/@connections/...
   std::string api_id = "local";
   std::string domain_name;  // requestContext.domainName; empty: the upgrade's Host header

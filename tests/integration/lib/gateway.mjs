@@ -17,7 +17,7 @@ export { eventually, freePort };
 
 const STARTUP_TIMEOUT = 10_000;
 const GATEWAY_LISTENING_RE =
-  /hibiki gateway listening on http:\/\/127\.0\.0\.1:(\d+) \(WebSocket and page\), management API on http:\/\/127\.0\.0\.1:(\d+)/;
+  /hibiki gateway listening on (https?):\/\/127\.0\.0\.1:(\d+) \(WebSocket and page\), management API on (https?):\/\/127\.0\.0\.1:(\d+)/;
 
 export const PHP_EXAMPLE = join(REPO_ROOT, 'examples/php-chat');
 
@@ -35,14 +35,19 @@ export function tomlString(text) {
 /**
  * Renders a gateway config. `gateway` and `management` are key → value maps (strings quoted,
  * numbers and booleans as they are); `routes` maps a route key to { integration, timeout_ms,
- * route_response }.
+ * route_response }; `tls` and `managementTls` ({ cert, key }) become [tls] and [management.tls].
  */
-export function gatewayToml({ gateway = {}, management = {}, routes = {} } = {}) {
+export function gatewayToml({ gateway = {}, management = {}, routes = {}, tls, managementTls } = {}) {
   const value = (v) => (typeof v === 'string' ? tomlString(v) : String(v));
   const lines = ['[gateway]', 'host = "127.0.0.1"', 'port = 0'];
   for (const [k, v] of Object.entries(gateway)) lines.push(`${k} = ${value(v)}`);
+  if (tls) lines.push('', '[tls]', `cert = ${value(tls.cert)}`, `key = ${value(tls.key)}`);
   lines.push('', '[management]', 'host = "127.0.0.1"', 'port = 0');
   for (const [k, v] of Object.entries(management)) lines.push(`${k} = ${value(v)}`);
+  if (managementTls) {
+    lines.push('', '[management.tls]', `cert = ${value(managementTls.cert)}`,
+      `key = ${value(managementTls.key)}`);
+  }
   for (const [key, route] of Object.entries(routes)) {
     lines.push('', `[routes.${tomlString(key)}]`);
     for (const [k, v] of Object.entries(route)) lines.push(`${k} = ${value(v)}`);
@@ -55,7 +60,7 @@ export function gatewayToml({ gateway = {}, management = {}, routes = {} } = {})
  * 127.0.0.1 --port 0 --management-port <managementPort> --registry <registry>` (`:memory:`
  * unless given). Resolves once the listening line names both ports.
  * Returns { process, port, managementPort, wsUrl, url, managementUrl (with the stage),
- * stderr, exited, dir }.
+ * stderr, exited, dir }; the URLs are wss:// and https:// for ports with TLS.
  */
 export async function startGateway(toml, { managementPort = 0, registry = ':memory:', stage = 'dev',
   logLevel, threads, extraArgs = [] } = {}) {
@@ -85,22 +90,24 @@ export async function startGateway(toml, { managementPort = 0, registry = ':memo
     child.stderr.on('data', (d) => {
       gateway.stderr += d;
       const m = GATEWAY_LISTENING_RE.exec(gateway.stderr);
-      if (m && !gateway.port) res([Number(m[1]), Number(m[2])]);
+      if (m && !gateway.port) res([m[1], Number(m[2]), m[3], Number(m[4])]);
     });
     child.once('error', rej);
     child.once('exit', (code, signal) => rej(new Error(
       `hibiki gateway exited early (code ${code}, signal ${signal}); stderr:\n${gateway.stderr}`)));
   });
+  let scheme;
+  let managementScheme;
   try {
-    [gateway.port, gateway.managementPort] =
+    [scheme, gateway.port, managementScheme, gateway.managementPort] =
       await withTimeout(ready, STARTUP_TIMEOUT, '"hibiki gateway listening on" from hibiki');
   } catch (err) {
     await stopGateway(gateway);
     throw err;
   }
-  gateway.url = `http://${HOST}:${gateway.port}`;
-  gateway.wsUrl = `ws://${HOST}:${gateway.port}`;
-  gateway.managementBase = `http://${HOST}:${gateway.managementPort}`;
+  gateway.url = `${scheme}://${HOST}:${gateway.port}`;
+  gateway.wsUrl = `${scheme === 'https' ? 'wss' : 'ws'}://${HOST}:${gateway.port}`;
+  gateway.managementBase = `${managementScheme}://${HOST}:${gateway.managementPort}`;
   gateway.managementUrl = `${gateway.managementBase}/${stage}`;
   return gateway;
 }

@@ -26,6 +26,9 @@ max_duration_s = 3600
 max_message_bytes = 65536
 max_frame_bytes = 16384
 new_connections_per_second = 100
+[tls]
+cert = "/etc/hibiki/ws-cert.pem"
+key = "/etc/hibiki/ws-key.pem"
 [management]
 host = "127.0.0.2"
 port = 9001
@@ -35,6 +38,9 @@ sigv4_secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 sigv4_region = "eu-west-3"
 sigv4_service = "execute-api"
 allow_loopback = true
+[management.tls]
+cert = "/etc/hibiki/api-cert.pem"
+key = "/etc/hibiki/api-key.pem"
 [registry]
 path = ":memory:"
 [routes."$connect"]
@@ -73,6 +79,12 @@ TEST(GatewayConfig, reads_every_key) {
   EXPECT_EQ(config->limits.max_message_bytes, 65536u);
   EXPECT_EQ(config->limits.max_frame_bytes, 16384u);
   EXPECT_EQ(config->limits.new_connections_per_second, 100u);
+  EXPECT_TRUE(config->tls.enabled());
+  EXPECT_EQ(config->tls.cert, "/etc/hibiki/ws-cert.pem");
+  EXPECT_EQ(config->tls.key, "/etc/hibiki/ws-key.pem");
+  EXPECT_TRUE(config->management.tls.enabled());
+  EXPECT_EQ(config->management.tls.cert, "/etc/hibiki/api-cert.pem");
+  EXPECT_EQ(config->management.tls.key, "/etc/hibiki/api-key.pem");
   EXPECT_EQ(config->management.host, "127.0.0.2");
   EXPECT_EQ(config->management.port, 9001);
   EXPECT_EQ(config->management.token, "s3cret");
@@ -118,6 +130,8 @@ TEST(GatewayConfig, an_empty_file_gives_the_defaults) {
   EXPECT_EQ(config->management.host, "127.0.0.1");
   EXPECT_EQ(config->management.port, 8081);
   EXPECT_EQ(config->management.token, "");
+  EXPECT_FALSE(config->tls.enabled());
+  EXPECT_FALSE(config->management.tls.enabled());
   // Nothing configured: loopback callers are let in; with credentials only if said so.
   EXPECT_TRUE(config->management.loopback_exempt());
   ManagementConfig with_token = config->management;
@@ -129,6 +143,20 @@ TEST(GatewayConfig, an_empty_file_gives_the_defaults) {
   EXPECT_TRUE(config->routes.empty());
   const GatewayLimits aws = profile_limits(Profile::aws);
   EXPECT_EQ(config->limits.idle_timeout_s, aws.idle_timeout_s);
+}
+
+TEST(GatewayConfig, each_port_has_its_own_optional_tls) {
+  std::string error;
+  const auto only_api =
+      load_gateway_config("[management]\ntls = { cert = \"a.pem\", key = \"a.key\" }\n", error);
+  ASSERT_TRUE(only_api.has_value()) << error;
+  EXPECT_FALSE(only_api->tls.enabled());
+  EXPECT_EQ(only_api->management.tls.cert, "a.pem");
+  EXPECT_EQ(only_api->management.tls.key, "a.key");
+  const auto only_ws = load_gateway_config("[tls]\ncert = \"w.pem\"\nkey = \"w.key\"\n", error);
+  ASSERT_TRUE(only_ws.has_value()) << error;
+  EXPECT_TRUE(only_ws->tls.enabled());
+  EXPECT_FALSE(only_ws->management.tls.enabled());
 }
 
 TEST(GatewayConfig, profiles_set_the_limits_and_keys_override_them) {
@@ -196,7 +224,8 @@ TEST(GatewayConfig, errors_name_the_key_and_what_is_wrong) {
        "gateway.prot: unknown key (known keys: host, port, stage, api_id, domain_name, profile, "
        "route_selection_expression, connect_refusal, idle_timeout_s, max_duration_s, "
        "max_message_bytes, max_frame_bytes, new_connections_per_second, threads)"},
-      {"[gatway]\n", "gatway: unknown key (known sections: gateway, management, registry, routes)"},
+      {"[gatway]\n",
+       "gatway: unknown key (known sections: gateway, tls, management, registry, routes)"},
       {"gateway = 1\n", "gateway: must be a table ([gateway])"},
       {"[gateway]\nport = \"80\"\n", "gateway.port: must be an integer"},
       {"[gateway]\nport = 70000\n", "gateway.port: must be between 0 and 65535"},
@@ -224,10 +253,24 @@ TEST(GatewayConfig, errors_name_the_key_and_what_is_wrong) {
        "management.sigv4_access_key_id: must be set when sigv4_secret_access_key is"},
       {"[management]\nsecret = \"x\"\n",
        "management.secret: unknown key (known keys: host, port, token, sigv4_access_key_id, "
-       "sigv4_secret_access_key, sigv4_region, sigv4_service, allow_loopback)"},
+       "sigv4_secret_access_key, sigv4_region, sigv4_service, allow_loopback, tls)"},
       {"[management]\nallow_loopback = \"yes\"\n",
        "management.allow_loopback: must be true or false"},
       {"[management]\nsigv4_region = \"\"\n", "management.sigv4_region: must not be empty"},
+      {"[tls]\ncert = \"c.pem\"\n", "tls.key: is required with tls.cert"},
+      {"[tls]\nkey = \"k.pem\"\n", "tls.cert: is required with tls.key"},
+      {"[tls]\n", "tls.cert: is required"},
+      {"tls = \"c.pem\"\n", "tls: must be a table ([tls])"},
+      {"[tls]\ncert = \"\"\nkey = \"k.pem\"\n", "tls.cert: must not be empty"},
+      {"[tls]\ncert = \"c.pem\"\nkey = 1\n", "tls.key: must be a string"},
+      {"[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\nca = \"x\"\n",
+       "tls.ca: unknown key (known keys: cert, key)"},
+      {"[management.tls]\nkey = \"k.pem\"\n",
+       "management.tls.cert: is required with management.tls.key"},
+      {"[management.tls]\ncert = \"c.pem\"\n",
+       "management.tls.key: is required with management.tls.cert"},
+      {"[management]\ntls = true\n", "management.tls: must be a table ([management.tls])"},
+      {"[management.tls]\ncert = \"c.pem\"\nkey = \"\"\n", "management.tls.key: must not be empty"},
       {"[registry]\npath = \"\"\n", "registry.path: must not be empty"},
       {"[registry]\npath = 5\n", "registry.path: must be a string"},
       {"[routes.\"message\"]\ntimeout_ms = 100\n", "routes.\"message\".integration: is required"},
