@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "apps/gateway/gateway_app.hpp"
@@ -18,6 +19,8 @@ struct Gateway::Client {
   std::string source_ip;
   std::string user_agent;
   std::string domain_name;
+  // What the $connect authorizer allowed it with; requestContext.authorizer in its events.
+  std::optional<AuthorizerContext> authorizer;
 };
 
 // Wall-clock milliseconds, as API Gateway's events and GetConnection report them.
