@@ -22,8 +22,8 @@ constexpr std::int64_t kMaxTimeoutMs = 29000;  // API Gateway's integration time
 constexpr std::int64_t kMaxBytes = std::int64_t{1} << 30;
 constexpr std::int64_t kMaxSeconds = std::numeric_limits<std::int32_t>::max();
 constexpr std::size_t kMaxStageChars = 128;  // API Gateway's stage name limit
-// API Gateway waits 10 s for a Lambda authorizer (the HTTP API quotas state it; REST and
-// WebSocket APIs behave alike).
+// API Gateway waits 10 s for a Lambda authorizer (the HTTP API quotas state it; the
+// WebSocket quotas name no limit of their own).
 constexpr std::int64_t kMaxAuthorizerTimeoutMs = 10000;
 
 // Reads one table's keys; the first failure is kept in `error` and later reads do nothing.

@@ -79,7 +79,9 @@ struct AuthorizerConfig {
   // Checked before the call: a missing or empty one refuses the upgrade with 401. Empty: the
   // authorizer is always called.
   std::vector<IdentitySource> identity_sources;
-  std::uint32_t timeout_ms = 10000;  // 50..10000: API Gateway's Lambda authorizer timeout is 10 s
+  // 50..10000: 10 s is the Lambda authorizer timeout of API Gateway's HTTP API quotas (the
+  // WebSocket quotas name none).
+  std::uint32_t timeout_ms = 10000;
   // The methodArn's account and region: arn:aws:execute-api:{region}:{account_id}:{api_id}/…
   std::string account_id = "123456789012";  // 12 digits; AWS's documentation example account
   std::string region = "us-east-1";
