@@ -54,7 +54,8 @@ EventContext Gateway::event_context(const Client& client, std::string_view route
           .request_id = request_id,
           .extended_request_id = extended_request_id,
           .source_ip = client.source_ip,
-          .user_agent = client.user_agent};
+          .user_agent = client.user_agent,
+          .authorizer = client.authorizer ? &*client.authorizer : nullptr};
 }
 
 namespace {
@@ -99,6 +100,7 @@ ServerOptions gateway_server_options(const GatewayConfig& config) {
   if (const RouteConfig* connect = config.find_route(kConnectRoute)) {
     longest_connect_ms = connect->timeout_ms;
   }
+  if (config.authorizer) longest_connect_ms += config.authorizer->timeout_ms;
   ServerOptions options{
       .threads = config.threads,
       .host = config.host,
@@ -233,11 +235,6 @@ void Gateway::on_upgrade(PendingUpgrade upgrade, const HttpRequestView& request)
   Loop& loop = this_loop();
   loop.clients[socket_id] = std::move(client);
 
-  const RouteConfig* route = config_.find_route(kConnectRoute);
-  if (route == nullptr) {
-    upgrade.accept();
-    return;
-  }
   HeaderList headers;
   for (const auto& [name, value] : request.headers())
     headers.emplace_back(name, value);
@@ -246,11 +243,27 @@ void Gateway::on_upgrade(PendingUpgrade upgrade, const HttpRequestView& request)
   headers.emplace_back("X-Forwarded-For", c.source_ip);
   headers.emplace_back("X-Forwarded-Port", std::to_string(request.local_port()));
   headers.emplace_back("X-Forwarded-Proto", config_.tls.enabled() ? "https" : "http");
+  if (config_.authorizer) {
+    authorize(upgrade, c, std::move(headers), std::string(request.query()));
+    return;
+  }
+  connect_route(upgrade, c, headers, request.query());
+}
+
+void Gateway::connect_route(PendingUpgrade upgrade, Client& c, const HeaderList& headers,
+                            std::string_view query) {
+  const std::uint64_t socket_id = upgrade.id();
+  Loop& loop = this_loop();
+  const RouteConfig* route = config_.find_route(kConnectRoute);
+  if (route == nullptr) {
+    upgrade.accept();
+    return;
+  }
   const std::string request_id = new_request_id();
   const ConnectEvent event{
       .context = event_context(c, kConnectRoute, c.connected_at_ms, request_id, request_id),
       .headers = headers,
-      .query = request.query()};
+      .query = query};
   invoke(*route, c.connection_id, request_id, connect_event_json(event),
          [this, &loop, upgrade, socket_id](const IntegrationResponse& response) {
            if (!upgrade.is_pending()) {  // the client went away while the backend decided

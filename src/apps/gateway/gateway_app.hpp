@@ -17,6 +17,7 @@
 
 #include "apps/gateway/gateway_config.hpp"
 #include "apps/gateway/gateway_metrics.hpp"
+#include "apps/gateway/headers.hpp"
 #include "apps/gateway/integration_client.hpp"
 #include "apps/gateway/lambda_event.hpp"
 #include "apps/gateway/management_api.hpp"
@@ -61,6 +62,12 @@ class Gateway {
               const std::string& request_id, std::string event,
               std::function<void(const IntegrationResponse&)> done);
   Loop& this_loop();
+  // $connect's integration decides the upgrade (none: accepted at once).
+  void connect_route(PendingUpgrade upgrade, Client& client, const HeaderList& headers,
+                     std::string_view query);
+  // The [authorizer] first (gateway_authorize.cpp): identity sources, then the authorizer's
+  // policy; allowed, connect_route runs; else the upgrade is refused as API Gateway refuses it.
+  void authorize(PendingUpgrade upgrade, Client& client, HeaderList headers, std::string query);
   [[nodiscard]] EventContext event_context(const Client& client, std::string_view route_key,
                                            std::int64_t request_time_ms,
                                            std::string_view request_id,

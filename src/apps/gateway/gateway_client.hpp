@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -23,6 +24,8 @@ struct Gateway::Client {
   std::string source_ip;
   std::string user_agent;
   std::string domain_name;
+  // What the $connect authorizer allowed it with; requestContext.authorizer in its events.
+  std::optional<AuthorizerContext> authorizer;
   std::unordered_set<std::string> topics;  // @topics it is subscribed to
 };
 

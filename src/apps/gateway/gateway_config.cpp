@@ -22,6 +22,9 @@ constexpr std::int64_t kMaxTimeoutMs = 29000;  // API Gateway's integration time
 constexpr std::int64_t kMaxBytes = std::int64_t{1} << 30;
 constexpr std::int64_t kMaxSeconds = std::numeric_limits<std::int32_t>::max();
 constexpr std::size_t kMaxStageChars = 128;  // API Gateway's stage name limit
+// API Gateway waits 10 s for a Lambda authorizer (the HTTP API quotas state it; the
+// WebSocket quotas name no limit of their own).
+constexpr std::int64_t kMaxAuthorizerTimeoutMs = 10000;
 
 // Reads one table's keys; the first failure is kept in `error` and later reads do nothing.
 class TableReader {
@@ -266,6 +269,61 @@ void read_route(std::string_view key, const toml::node& node, GatewayConfig& con
   if (r.ok()) config.routes.push_back(std::move(route));
 }
 
+bool is_region_char(char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-';
+}
+
+void read_authorizer(const toml::table& table, GatewayConfig& config, std::string& error) {
+  TableReader r(table, "authorizer", error);
+  r.only({"integration", "identity_sources", "timeout_ms", "account_id", "region"});
+  AuthorizerConfig authorizer;
+  if (r.ok() && !r.has("integration")) r.fail("integration", "is required");
+  r.string("integration", authorizer.integration);
+  if (r.ok()) {
+    std::string why;
+    if (auto url = parse_integration_url(authorizer.integration, why)) {
+      authorizer.url = std::move(*url);
+    } else {
+      r.fail("integration", why);
+    }
+  }
+  if (const toml::node* sources = table.get("identity_sources"); r.ok() && sources != nullptr) {
+    const toml::array* array = sources->as_array();
+    if (array == nullptr) {
+      r.fail("identity_sources", "must be an array of strings");
+    } else {
+      for (std::size_t i = 0; i < array->size() && r.ok(); ++i) {
+        const std::string key = "identity_sources[" + std::to_string(i) + "]";
+        const toml::node& item = *array->get(i);
+        if (!item.is_string()) {
+          r.fail(key, "must be a string");
+          break;
+        }
+        std::string why;
+        if (auto source = parse_identity_source(item.as_string()->get(), why)) {
+          authorizer.identity_sources.push_back(std::move(*source));
+        } else {
+          r.fail(key, why);
+        }
+      }
+    }
+  }
+  r.integer("timeout_ms", kMinTimeoutMs, kMaxAuthorizerTimeoutMs, authorizer.timeout_ms);
+  r.string("account_id", authorizer.account_id);
+  if (r.ok() && (authorizer.account_id.size() != 12 ||
+                 !std::all_of(authorizer.account_id.begin(), authorizer.account_id.end(),
+                              [](char ch) { return ch >= '0' && ch <= '9'; }))) {
+    r.fail("account_id", "must be 12 digits, e.g. \"123456789012\"");
+  }
+  r.string("region", authorizer.region);
+  if (r.ok() &&
+      (authorizer.region.empty() ||
+       !std::all_of(authorizer.region.begin(), authorizer.region.end(), is_region_char))) {
+    r.fail("region", "must be 1 or more characters of a-z, 0-9 and '-', e.g. \"us-east-1\"");
+  }
+  if (r.ok()) config.authorizer = std::move(authorizer);
+}
+
 // The error as one line: a quoted TOML key may hold control characters ("a\nb"), and so may
 // the text toml++ quotes in a syntax error (the bytes it stopped at); they are written as \n,
 // \r, \t or \xHH.
@@ -328,9 +386,10 @@ std::optional<GatewayConfig> parse_and_check(std::string_view toml_text, std::st
   for (const auto& [key, node] : root) {
     const std::string_view name = key.str();
     if (name != "gateway" && name != "tls" && name != "management" && name != "registry" &&
-        name != "routes") {
+        name != "routes" && name != "authorizer") {
       error = std::string(name) +
-              ": unknown key (known sections: gateway, tls, management, registry, routes)";
+              ": unknown key (known sections: gateway, tls, management, registry, routes, "
+              "authorizer)";
       return std::nullopt;
     }
   }
@@ -354,6 +413,10 @@ std::optional<GatewayConfig> parse_and_check(std::string_view toml_text, std::st
       if (!error.empty()) break;
       read_route(key.str(), node, config, error);
     }
+  }
+  if (const toml::table* authorizer = section(root, "authorizer", error);
+      error.empty() && authorizer) {
+    read_authorizer(*authorizer, config, error);
   }
   if (!error.empty()) return std::nullopt;
 

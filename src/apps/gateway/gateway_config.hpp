@@ -12,6 +12,8 @@
 //   [management.tls]  cert, key: PEM files for https:// on the management port
 //   [registry]    path
 //   [routes."<route key>"]  integration, timeout_ms, route_response
+//   [authorizer]  integration, identity_sources, timeout_ms, account_id, region: a $connect
+//                 REQUEST authorizer (authorizer.hpp); none when the section is absent
 //
 // Each TLS table is optional (without it the port is plain); when present it needs both keys.
 // SIGHUP reloads both pairs of files.
@@ -23,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "apps/gateway/authorizer.hpp"
 #include "apps/gateway/integration_url.hpp"
 #include "apps/gateway/route_selection.hpp"
 
@@ -85,6 +88,21 @@ struct ManagementConfig {
   [[nodiscard]] bool loopback_exempt() const { return allow_loopback.value_or(!has_credentials()); }
 };
 
+// The $connect REQUEST authorizer: an HTTP endpoint standing in for the Lambda function.
+struct AuthorizerConfig {
+  std::string integration;  // the URL the authorizer event is POSTed to, as written
+  IntegrationUrl url;       // the same, parsed
+  // Checked before the call: a missing or empty one refuses the upgrade with 401. Empty: the
+  // authorizer is always called.
+  std::vector<IdentitySource> identity_sources;
+  // 50..10000: 10 s is the Lambda authorizer timeout of API Gateway's HTTP API quotas (the
+  // WebSocket quotas name none).
+  std::uint32_t timeout_ms = 10000;
+  // The methodArn's account and region: arn:aws:execute-api:{region}:{account_id}:{api_id}/…
+  std::string account_id = "123456789012";  // 12 digits; AWS's documentation example account
+  std::string region = "us-east-1";
+};
+
 struct GatewayConfig {
   std::string host = "0.0.0.0";  // the WebSocket listener
   std::uint16_t port = 8080;     // 0 picks a free port
@@ -105,6 +123,7 @@ struct GatewayConfig {
   std::string registry_path = "data/gateway.sqlite3";  // ":memory:" keeps nothing
   std::vector<RouteConfig> routes;                     // sorted by key
   RouteTable route_table;                              // the keys of `routes`, for select_route
+  std::optional<AuthorizerConfig> authorizer;          // [authorizer]; none without the section
 
   // The route with exactly this key, or null.
   [[nodiscard]] const RouteConfig* find_route(std::string_view key) const;

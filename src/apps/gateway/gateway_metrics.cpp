@@ -63,6 +63,11 @@ void GatewayMetrics::management_call(std::string_view operation, int status) {
   ++management_calls_[{std::string(operation), status}];
 }
 
+void GatewayMetrics::authorizer_outcome(std::string_view outcome) {
+  const std::lock_guard lock(mutex_);
+  ++authorizer_[std::string(outcome)];
+}
+
 void GatewayMetrics::limit_hit(std::string_view limit) {
   const std::lock_guard lock(mutex_);
   ++limits_[std::string(limit)];
@@ -127,6 +132,15 @@ std::string GatewayMetrics::text(std::size_t open_connections) const {
   for (const auto& [limit, count] : limits_) {
     out.append("hibiki_gateway_limits_total{limit=\"")
         .append(label(limit))
+        .append("\"} ")
+        .append(std::to_string(count))
+        .append("\n");
+  }
+  header(out, "hibiki_gateway_authorizer_total", "counter",
+         "$connect authorizations by outcome (allow, deny, unauthorized, error).");
+  for (const auto& [outcome, count] : authorizer_) {
+    out.append("hibiki_gateway_authorizer_total{outcome=\"")
+        .append(label(outcome))
         .append("\"} ")
         .append(std::to_string(count))
         .append("\n");

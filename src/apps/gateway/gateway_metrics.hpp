@@ -26,6 +26,8 @@ class GatewayMetrics {
                         std::int64_t elapsed_ms);
   // One management API call: the operation it asked for and the status it got.
   void management_call(std::string_view operation, int status);
+  // One $connect authorization: "allow", "deny", "unauthorized" or "error".
+  void authorizer_outcome(std::string_view outcome);
   // A limit refused or closed something ("connection_rate", "idle_timeout", ...).
   void limit_hit(std::string_view limit);
 
@@ -43,6 +45,7 @@ class GatewayMetrics {
   std::map<std::string, Histogram> integration_latency_;                   // by route
   std::map<std::pair<std::string, int>, std::uint64_t> management_calls_;  // operation, status
   std::map<std::string, std::uint64_t> limits_;
+  std::map<std::string, std::uint64_t> authorizer_;  // by outcome
   mutable std::mutex mutex_;
 };
 

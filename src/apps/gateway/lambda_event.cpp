@@ -59,6 +59,18 @@ void write_request_context(JsonWriter& json, EventType type, const EventContext&
                            std::string_view disconnect_reason) {
   json.key("requestContext").begin_object();
   json.key("routeKey").string(c.route_key);
+  if (c.authorizer != nullptr) {
+    json.key("authorizer").begin_object();
+    json.key("principalId").string(c.authorizer->principal_id);
+    json.key("integrationLatency").number(c.authorizer->integration_latency_ms);
+    for (const auto& [key, value] : c.authorizer->context) {
+      // principalId and integrationLatency are API Gateway's own; a context key of that name
+      // does not replace them.
+      if (key == "principalId" || key == "integrationLatency") continue;
+      json.key(key).string(value);
+    }
+    json.end_object();
+  }
   if (type == EventType::message) json.key("messageId").string(message_id);
   if (type == EventType::disconnect) json.key("disconnectStatusCode").number(disconnect_status);
   json.key("eventType")
@@ -90,15 +102,36 @@ void write_request_context(JsonWriter& json, EventType type, const EventContext&
 
 }  // namespace
 
-std::string connect_event_json(const ConnectEvent& event) {
-  JsonWriter json;
-  json.begin_object();
+namespace {
+
+// "headers", "multiValueHeaders" and, when there is a query, its two keys.
+void write_request_parameters(JsonWriter& json, const ConnectEvent& event) {
   write_groups(json, "headers", "multiValueHeaders", group_by_name(event.headers, true));
   const auto params = parse_query(event.query);
   if (!params.empty()) {
     write_groups(json, "queryStringParameters", "multiValueQueryStringParameters",
                  group_by_name(params, false));
   }
+}
+
+}  // namespace
+
+std::string authorizer_event_json(const AuthorizerEvent& event) {
+  JsonWriter json;
+  json.begin_object();
+  json.key("type").string("REQUEST");
+  json.key("methodArn").string(event.method_arn);
+  write_request_parameters(json, event.connect);
+  json.key("stageVariables").begin_object().end_object();
+  write_request_context(json, EventType::connect, event.connect.context, {}, 0, {});
+  json.end_object();
+  return json.take();
+}
+
+std::string connect_event_json(const ConnectEvent& event) {
+  JsonWriter json;
+  json.begin_object();
+  write_request_parameters(json, event);
   write_request_context(json, EventType::connect, event.context, {}, 0, {});
   json.key("isBase64Encoded").boolean(false);
   json.end_object();

@@ -11,9 +11,16 @@
 //                "multiValueHeaders":{…},"requestContext":{… "disconnectStatusCode",
 //                "disconnectReason" …},"isBase64Encoded":false}
 //
-// requestContext: routeKey, [messageId | disconnectStatusCode], eventType, extendedRequestId,
-// requestTime, messageDirection "IN", [disconnectReason], stage, connectedAt, requestTimeEpoch,
-// identity {sourceIp, userAgent}, requestId, domainName, connectionId, apiId.
+//   AUTHORIZER  {"type":"REQUEST","methodArn":"…","headers":{…},"multiValueHeaders":{…},
+//                ["queryStringParameters":{…},"multiValueQueryStringParameters":{…},]
+//                "stageVariables":{},"requestContext":{… as CONNECT …}}
+//                (apigateway-websocket-api-lambda-auth.html)
+//
+// requestContext: routeKey, [authorizer], [messageId | disconnectStatusCode], eventType,
+// extendedRequestId, requestTime, messageDirection "IN", [disconnectReason], stage, connectedAt,
+// requestTimeEpoch, identity {sourceIp, userAgent}, requestId, domainName, connectionId, apiId.
+// `authorizer` is {"principalId":"…","integrationLatency":N,<context keys: string values>} on
+// every event of a connection its $connect authorizer allowed.
 // No I/O.
 #pragma once
 
@@ -22,8 +29,17 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace hibiki::apps::gateway {
+
+// What a $connect authorizer allowed the connection with: requestContext.authorizer.
+struct AuthorizerContext {
+  std::string principal_id;
+  std::int64_t integration_latency_ms = 0;  // how long the authorizer took to answer
+  // The answer's `context`, values as strings ("1", "true"), as API Gateway passes them on.
+  std::vector<std::pair<std::string, std::string>> context;
+};
 
 // What every event's requestContext says. Views must outlive the call only.
 struct EventContext {
@@ -32,12 +48,13 @@ struct EventContext {
   std::string_view stage;
   std::string_view api_id;
   std::string_view domain_name;
-  std::int64_t connected_at_ms = 0;      // connectedAt: when the upgrade arrived
-  std::int64_t request_time_ms = 0;      // requestTimeEpoch, and requestTime in seconds
-  std::string_view request_id;           // new_request_id() per event
-  std::string_view extended_request_id;  // new_request_id() per event
-  std::string_view source_ip;            // the peer's address, without the port
-  std::string_view user_agent;           // the upgrade's User-Agent; empty is sent as null
+  std::int64_t connected_at_ms = 0;               // connectedAt: when the upgrade arrived
+  std::int64_t request_time_ms = 0;               // requestTimeEpoch, and requestTime in seconds
+  std::string_view request_id;                    // new_request_id() per event
+  std::string_view extended_request_id;           // new_request_id() per event
+  std::string_view source_ip;                     // the peer's address, without the port
+  std::string_view user_agent;                    // the upgrade's User-Agent; empty is sent as null
+  const AuthorizerContext* authorizer = nullptr;  // null: no "authorizer" key
 };
 
 struct ConnectEvent {
@@ -67,6 +84,15 @@ struct DisconnectEvent {
   std::string_view reason;
 };
 
+// The REQUEST authorizer's input for $connect: the CONNECT event's headers, query and
+// requestContext, with type and methodArn first, an empty stageVariables and no
+// isBase64Encoded.
+struct AuthorizerEvent {
+  ConnectEvent connect;
+  std::string_view method_arn;
+};
+
+[[nodiscard]] std::string authorizer_event_json(const AuthorizerEvent& event);
 [[nodiscard]] std::string connect_event_json(const ConnectEvent& event);
 [[nodiscard]] std::string message_event_json(const MessageEvent& event);
 [[nodiscard]] std::string disconnect_event_json(const DisconnectEvent& event);

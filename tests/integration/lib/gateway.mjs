@@ -35,10 +35,13 @@ export function tomlString(text) {
 /**
  * Renders a gateway config. `gateway` and `management` are key → value maps (strings quoted,
  * numbers and booleans as they are); `routes` maps a route key to { integration, timeout_ms,
- * route_response }; `tls` and `managementTls` ({ cert, key }) become [tls] and [management.tls].
+ * route_response }; `tls` and `managementTls` ({ cert, key }) become [tls] and [management.tls];
+ * `authorizer`, when given, is the [authorizer] section's key → value map (arrays of strings as
+ * TOML arrays).
  */
-export function gatewayToml({ gateway = {}, management = {}, routes = {}, tls, managementTls } = {}) {
-  const value = (v) => (typeof v === 'string' ? tomlString(v) : String(v));
+export function gatewayToml({ gateway = {}, management = {}, routes = {}, tls, managementTls,
+  authorizer } = {}) {
+  const value = (v) => (typeof v === 'string' || Array.isArray(v) ? JSON.stringify(v) : String(v));
   const lines = ['[gateway]', 'host = "127.0.0.1"', 'port = 0'];
   for (const [k, v] of Object.entries(gateway)) lines.push(`${k} = ${value(v)}`);
   if (tls) lines.push('', '[tls]', `cert = ${value(tls.cert)}`, `key = ${value(tls.key)}`);
@@ -51,6 +54,10 @@ export function gatewayToml({ gateway = {}, management = {}, routes = {}, tls, m
   for (const [key, route] of Object.entries(routes)) {
     lines.push('', `[routes.${tomlString(key)}]`);
     for (const [k, v] of Object.entries(route)) lines.push(`${k} = ${value(v)}`);
+  }
+  if (authorizer) {
+    lines.push('', '[authorizer]');
+    for (const [k, v] of Object.entries(authorizer)) lines.push(`${k} = ${value(v)}`);
   }
   return `${lines.join('\n')}\n`;
 }

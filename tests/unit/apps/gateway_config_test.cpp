@@ -225,7 +225,8 @@ TEST(GatewayConfig, errors_name_the_key_and_what_is_wrong) {
        "route_selection_expression, connect_refusal, idle_timeout_s, max_duration_s, "
        "max_message_bytes, max_frame_bytes, new_connections_per_second, threads)"},
       {"[gatway]\n",
-       "gatway: unknown key (known sections: gateway, tls, management, registry, routes)"},
+       "gatway: unknown key (known sections: gateway, tls, management, registry, routes, "
+       "authorizer)"},
       {"gateway = 1\n", "gateway: must be a table ([gateway])"},
       {"[gateway]\nport = \"80\"\n", "gateway.port: must be an integer"},
       {"[gateway]\nport = 70000\n", "gateway.port: must be between 0 and 65535"},
@@ -331,6 +332,83 @@ TEST(GatewayConfig, loads_a_file_and_names_it_in_errors) {
   std::remove(path.c_str());
   EXPECT_FALSE(load_gateway_config_file(path, error).has_value());
   EXPECT_EQ(error, path + ": cannot be read (No such file or directory)");
+}
+
+TEST(GatewayConfig, authorizer_section) {
+  std::string error;
+  auto config = load_gateway_config(R"(
+[authorizer]
+integration = "http://127.0.0.1:8000/authorize"
+identity_sources = ["route.request.header.Auth", "route.request.querystring.token"]
+timeout_ms = 3000
+account_id = "000000000000"
+region = "eu-west-3"
+)",
+                                    error);
+  ASSERT_TRUE(config.has_value()) << error;
+  ASSERT_TRUE(config->authorizer.has_value());
+  const AuthorizerConfig& a = *config->authorizer;
+  EXPECT_EQ(a.integration, "http://127.0.0.1:8000/authorize");
+  EXPECT_EQ(a.url.port, 8000);
+  EXPECT_EQ(a.url.target, "/authorize");
+  ASSERT_EQ(a.identity_sources.size(), 2u);
+  EXPECT_EQ(a.identity_sources[0].kind, IdentitySource::Kind::header);
+  EXPECT_EQ(a.identity_sources[0].name, "Auth");
+  EXPECT_EQ(a.identity_sources[1].kind, IdentitySource::Kind::querystring);
+  EXPECT_EQ(a.identity_sources[1].name, "token");
+  EXPECT_EQ(a.timeout_ms, 3000u);
+  EXPECT_EQ(a.account_id, "000000000000");
+  EXPECT_EQ(a.region, "eu-west-3");
+
+  // Defaults: no identity source, 10 s, AWS's documentation account, us-east-1.
+  config = load_gateway_config("[authorizer]\nintegration = \"http://h/\"\n", error);
+  ASSERT_TRUE(config.has_value()) << error;
+  EXPECT_TRUE(config->authorizer->identity_sources.empty());
+  EXPECT_EQ(config->authorizer->timeout_ms, 10000u);
+  EXPECT_EQ(config->authorizer->account_id, "123456789012");
+  EXPECT_EQ(config->authorizer->region, "us-east-1");
+
+  // No section: no authorizer.
+  config = load_gateway_config("", error);
+  ASSERT_TRUE(config.has_value()) << error;
+  EXPECT_FALSE(config->authorizer.has_value());
+}
+
+TEST(GatewayConfig, authorizer_errors_name_the_key) {
+  const std::pair<std::string_view, std::string_view> cases[] = {
+      {"[authorizer]\n", "authorizer.integration: is required"},
+      {"authorizer = 1\n", "authorizer: must be a table ([authorizer])"},
+      {"[authorizer]\nintegration = \"ftp://h/\"\n",
+       "authorizer.integration: must start with http:// or https://"},
+      {"[authorizer]\nintegration = \"http://h/\"\nttl = 5\n",
+       "authorizer.ttl: unknown key (known keys: integration, identity_sources, timeout_ms, "
+       "account_id, region)"},
+      {"[authorizer]\nintegration = \"http://h/\"\nidentity_sources = \"route.request.header.A\"\n",
+       "authorizer.identity_sources: must be an array of strings"},
+      {"[authorizer]\nintegration = \"http://h/\"\nidentity_sources = [\"route.request.header.A\", "
+       "1]\n",
+       "authorizer.identity_sources[1]: must be a string"},
+      {"[authorizer]\nintegration = \"http://h/\"\n"
+       "identity_sources = [\"route.request.header.A\", \"route.request.cookie.c\"]\n",
+       "authorizer.identity_sources[1]: \"route.request.cookie.c\": must be "
+       "route.request.header.<Name> or route.request.querystring.<name>"},
+      {"[authorizer]\nintegration = \"http://h/\"\nidentity_sources = "
+       "[\"route.request.header.\"]\n",
+       "authorizer.identity_sources[0]: \"route.request.header.\": the header name must be 1 or "
+       "more token characters"},
+      {"[authorizer]\nintegration = \"http://h/\"\ntimeout_ms = 10001\n",
+       "authorizer.timeout_ms: must be between 50 and 10000"},
+      {"[authorizer]\nintegration = \"http://h/\"\ntimeout_ms = 49\n",
+       "authorizer.timeout_ms: must be between 50 and 10000"},
+      {"[authorizer]\nintegration = \"http://h/\"\naccount_id = \"1234\"\n",
+       "authorizer.account_id: must be 12 digits, e.g. \"123456789012\""},
+      {"[authorizer]\nintegration = \"http://h/\"\naccount_id = 123456789012\n",
+       "authorizer.account_id: must be a string"},
+      {"[authorizer]\nintegration = \"http://h/\"\nregion = \"US East\"\n",
+       "authorizer.region: must be 1 or more characters of a-z, 0-9 and '-', e.g. \"us-east-1\""},
+  };
+  for (const auto& [toml, expected] : cases)
+    EXPECT_EQ(load_error(toml), expected) << toml;
 }
 
 }  // namespace

@@ -74,5 +74,20 @@ TEST(GatewayMetrics, label_values_are_escaped) {
             std::string::npos);
 }
 
+TEST(GatewayMetrics, authorizer_outcomes) {
+  GatewayMetrics metrics;
+  metrics.authorizer_outcome("allow");
+  metrics.authorizer_outcome("allow");
+  metrics.authorizer_outcome("deny");
+  metrics.authorizer_outcome("unauthorized");
+  metrics.authorizer_outcome("error");
+  const std::string text = metrics.text(0);
+  EXPECT_TRUE(has_line(text, "# TYPE hibiki_gateway_authorizer_total counter")) << text;
+  EXPECT_TRUE(has_line(text, R"(hibiki_gateway_authorizer_total{outcome="allow"} 2)")) << text;
+  EXPECT_TRUE(has_line(text, R"(hibiki_gateway_authorizer_total{outcome="deny"} 1)"));
+  EXPECT_TRUE(has_line(text, R"(hibiki_gateway_authorizer_total{outcome="unauthorized"} 1)"));
+  EXPECT_TRUE(has_line(text, R"(hibiki_gateway_authorizer_total{outcome="error"} 1)"));
+}
+
 }  // namespace
 }  // namespace hibiki::apps::gateway
