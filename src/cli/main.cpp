@@ -157,6 +157,9 @@ int main(int argc, char** argv) {
   std::optional<std::uint16_t> gateway_management_port;
   std::string gateway_registry;
   std::optional<std::uint32_t> gateway_threads;
+  std::string gateway_redis;
+  std::string gateway_node_id;
+  std::string gateway_redis_prefix;
   hibiki::LogLevel gateway_log_level = hibiki::LogLevel::info;
   CLI::App* gateway = app.add_subcommand(
       "gateway", "API Gateway's WebSocket model: events to HTTP backends, @connections API");
@@ -173,6 +176,19 @@ int main(int argc, char** argv) {
       ->add_option("--threads", gateway_threads,
                    "event loops, 0: one per core (overrides the file; default 0)")
       ->check(CLI::Range(0, 1024));
+  gateway
+      ->add_option("--redis", gateway_redis,
+                   "several gateway nodes as one through this Redis (overrides [cluster] redis)")
+      ->check(hibiki::cli::redis_url_validator());
+  gateway
+      ->add_option("--node-id", gateway_node_id,
+                   "this node's name in the cluster (overrides [cluster] node_id; default "
+                   "<host name>:<port>)")
+      ->check(hibiki::cli::node_id_validator());
+  gateway
+      ->add_option("--redis-prefix", gateway_redis_prefix,
+                   "prefix of every Redis key and channel (overrides [cluster] prefix)")
+      ->check(hibiki::cli::node_id_validator());
   hibiki::cli::add_log_level_option(*gateway, gateway_log_level);
 
   hibiki::ServerOptions echo_options = hibiki::apps::echo_server_defaults();
@@ -222,6 +238,17 @@ int main(int argc, char** argv) {
     if (gateway_management_port) config->management.port = *gateway_management_port;
     if (!gateway_registry.empty()) config->registry_path = gateway_registry;
     if (gateway_threads) config->threads = *gateway_threads;
+    if (!gateway_redis.empty()) {
+      if (!config->cluster) config->cluster.emplace();
+      config->cluster->redis_url = gateway_redis;
+    }
+    if (!config->cluster && (!gateway_node_id.empty() || !gateway_redis_prefix.empty())) {
+      std::fprintf(stderr,
+                   "hibiki gateway: --node-id and --redis-prefix need --redis or [cluster]\n");
+      return 2;
+    }
+    if (!gateway_node_id.empty()) config->cluster->node_id = gateway_node_id;
+    if (!gateway_redis_prefix.empty()) config->cluster->prefix = gateway_redis_prefix;
     hibiki::ServerOptions options = gw::gateway_server_options(*config);
     options.log_level = gateway_log_level;
     hibiki::Server server(options);

@@ -141,6 +141,30 @@ Gateway::Gateway(Server& server, GatewayConfig config)
   }
   for (std::size_t index = 0; index < server_.loop_count(); ++index)
     loops_.push_back(std::make_unique<Loop>(server_.loop(index)));
+  if (config_.cluster) {
+    // Calls other nodes forward here act on this node's connections only.
+    auto local_action = [this](ForwardedCall call, ClusterAnswer answer) {
+      const ManagementRequest request{.kind = call.action,
+                                      .connection_id = std::move(call.connection_id),
+                                      .topic = std::move(call.topic)};
+      act_on_connection(
+          request, std::move(call.body), HttpResponse{},
+          [answer = std::move(answer)](HttpResponse response) {
+            std::string error_type;
+            for (const auto& [name, value] : response.headers) {
+              if (name == "x-amzn-ErrorType") error_type = value;
+            }
+            answer(response.status, std::move(error_type), std::move(response.body));
+          },
+          /*forward=*/false);
+    };
+    cluster_ = std::make_unique<GatewayCluster>(
+        server_,
+        GatewayClusterOptions{.redis_url = config_.cluster->redis_url,
+                              .prefix = config_.cluster->prefix,
+                              .node_id = config_.cluster->node_id},
+        std::move(local_action));
+  }
   connect_tokens_ = config_.limits.new_connections_per_second;
   connect_refill_ms_ = epoch_ms();
 
@@ -166,7 +190,10 @@ Gateway::Gateway(Server& server, GatewayConfig config)
     Loop* here = loop.get();
     here->sweep_timer = here->handle.set_timer(kSweepIntervalMs, [this, here] { sweep(*here); });
     // A graceful stop closes every client: let their $disconnect calls go out first.
-    here->handle.finish_before_stopping([here] { return here->integrations.in_flight() > 0; });
+    here->handle.finish_before_stopping([this, here] {
+      return here->integrations.in_flight() > 0 ||
+             (here->handle.index() == 0 && cluster_ && cluster_->busy());
+    });
   }
 }
 
@@ -183,6 +210,7 @@ std::pair<std::uint16_t, std::uint16_t> Gateway::listen() {
   management_port_ = server_.listen(config_.management.host, config_.management.port,
                                     ListenerTls{.certificate_file = config_.management.tls.cert,
                                                 .private_key_file = config_.management.tls.key});
+  if (cluster_) cluster_->start(port);
   return {port, management_port_};
 }
 
@@ -211,6 +239,12 @@ bool Gateway::within_connection_rate() {
 void Gateway::on_upgrade(PendingUpgrade upgrade, const HttpRequestView& request) {
   if (request.local_port() == management_port_) {
     upgrade.reject(404, "Not Found\n");
+    return;
+  }
+  if (cluster_ && !cluster_->ready()) {
+    // Connections taken now could not be reached from the other nodes.
+    upgrade.reject(503, "Service Unavailable: " + cluster_->not_ready_reason() + "\n",
+                   {{"Retry-After", "3"}});
     return;
   }
   if (!within_connection_rate()) {
@@ -309,6 +343,7 @@ void Gateway::on_open(WebSocket ws) {
     const std::lock_guard lock(directory_mutex_);
     directory_[c.connection_id] = ws;
   }
+  if (cluster_) cluster_->connection_opened(c.connection_id);
   with_registry([&c](store::ConnectionRegistry& registry) {
     if (!registry.add_connection({.connection_id = c.connection_id,
                                   .source_ip = c.source_ip,
@@ -381,6 +416,7 @@ void Gateway::on_close(WebSocket ws, std::uint16_t code, std::string_view reason
   loop.open_count.store(loop.open.size(), std::memory_order_relaxed);
   for (const std::string& topic : c->topics)
     count_subscriber(topic, -1);
+  if (cluster_) cluster_->connection_closed(c->connection_id);
   {
     const std::lock_guard lock(directory_mutex_);
     directory_.erase(c->connection_id);

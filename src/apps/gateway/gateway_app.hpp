@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "apps/gateway/gateway_cluster.hpp"
 #include "apps/gateway/gateway_config.hpp"
 #include "apps/gateway/gateway_metrics.hpp"
 #include "apps/gateway/headers.hpp"
@@ -88,9 +89,11 @@ class Gateway {
   // Carries out `request` (an action on one connection) where the connection lives: on its
   // loop, and `done` gets the answer there. `done` gets 410 (GoneException) when no connection
   // of this node has that id, or when it closes before its loop gets to it.
-  // `base` is the answer prefilled with what every answer carries.
+  // `base` is the answer prefilled with what every answer carries. A connection this node
+  // does not hold is looked for on the other nodes when `forward` (a call from a client of the
+  // API, not one another node forwarded here).
   void act_on_connection(const ManagementRequest& request, std::string body, HttpResponse base,
-                         ManagementDone done);
+                         ManagementDone done, bool forward = true);
   void act(Client& client, const ManagementRequest& request, std::string_view body,
            HttpResponse& response);
   [[nodiscard]] std::size_t open_connections() const;
@@ -111,6 +114,7 @@ class Gateway {
   std::unordered_map<std::string, WebSocket> directory_;
   mutable std::mutex topics_mutex_;
   std::unordered_map<std::string, std::size_t> subscribers_;  // by topic, every loop's
+  std::unique_ptr<GatewayCluster> cluster_;                   // with [cluster]
   std::mutex rate_mutex_;
   double connect_tokens_ = 0;  // new connections allowed now (token bucket)
   std::int64_t connect_refill_ms_ = 0;

@@ -3,9 +3,12 @@
 // without reading this file.
 #include "apps/gateway/gateway_config.hpp"
 
+#include "hibiki/cluster.hpp"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -273,6 +276,38 @@ bool is_region_char(char ch) {
   return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-';
 }
 
+// A node id or key prefix: 1-64 of letters, digits, '.', '_', ':' and '-'.
+bool is_name(std::string_view text) {
+  return !text.empty() && text.size() <= 64 && std::all_of(text.begin(), text.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == ':' ||
+           ch == '-';
+  });
+}
+
+void read_cluster(const toml::table& table, GatewayConfig& config, std::string& error) {
+  TableReader r(table, "cluster", error);
+  r.only({"redis", "node_id", "prefix"});
+  ClusterConfig cluster;
+  r.string("redis", cluster.redis_url);
+  if (r.ok()) {
+    std::string why;
+    if (!r.has("redis")) {
+      r.fail("redis", "is required in [cluster] (redis://HOST:PORT[/DB])");
+    } else if (!parse_redis_url(cluster.redis_url, &why)) {
+      r.fail("redis", "not a Redis URL (redis://HOST:PORT[/DB]): " + why);
+    }
+  }
+  r.string("node_id", cluster.node_id);
+  if (r.ok() && r.has("node_id") && !is_name(cluster.node_id)) {
+    r.fail("node_id", "must be 1-64 characters of letters, digits, '.', '_', ':' and '-'");
+  }
+  r.string("prefix", cluster.prefix);
+  if (r.ok() && !is_name(cluster.prefix)) {
+    r.fail("prefix", "must be 1-64 characters of letters, digits, '.', '_', ':' and '-'");
+  }
+  if (r.ok()) config.cluster = std::move(cluster);
+}
+
 void read_authorizer(const toml::table& table, GatewayConfig& config, std::string& error) {
   TableReader r(table, "authorizer", error);
   r.only({"integration", "identity_sources", "timeout_ms", "account_id", "region"});
@@ -386,10 +421,10 @@ std::optional<GatewayConfig> parse_and_check(std::string_view toml_text, std::st
   for (const auto& [key, node] : root) {
     const std::string_view name = key.str();
     if (name != "gateway" && name != "tls" && name != "management" && name != "registry" &&
-        name != "routes" && name != "authorizer") {
+        name != "routes" && name != "authorizer" && name != "cluster") {
       error = std::string(name) +
               ": unknown key (known sections: gateway, tls, management, registry, routes, "
-              "authorizer)";
+              "authorizer, cluster)";
       return std::nullopt;
     }
   }
@@ -417,6 +452,9 @@ std::optional<GatewayConfig> parse_and_check(std::string_view toml_text, std::st
   if (const toml::table* authorizer = section(root, "authorizer", error);
       error.empty() && authorizer) {
     read_authorizer(*authorizer, config, error);
+  }
+  if (const toml::table* cluster = section(root, "cluster", error); error.empty() && cluster) {
+    read_cluster(*cluster, config, error);
   }
   if (!error.empty()) return std::nullopt;
 

@@ -4,8 +4,8 @@
 // load_gateway_config_file.
 //
 //   [gateway]     host, port, threads, stage, api_id, domain_name, profile,
-//   route_selection_expression,
-//                 connect_refusal, and overrides of the profile's limits
+//                 route_selection_expression, connect_refusal, and overrides of the
+//                 profile's limits
 //   [tls]         cert, key: PEM files for wss:// and https:// on the WebSocket port
 //   [management]  host, port, token, sigv4_access_key_id, sigv4_secret_access_key,
 //                 sigv4_region, sigv4_service, allow_loopback
@@ -14,6 +14,8 @@
 //   [routes."<route key>"]  integration, timeout_ms, route_response
 //   [authorizer]  integration, identity_sources, timeout_ms, account_id, region: a $connect
 //                 REQUEST authorizer (authorizer.hpp); none when the section is absent
+//   [cluster]     redis, node_id, prefix: several nodes as one through Redis
+//                 (gateway_cluster.hpp); one node alone when the section is absent
 //
 // Each TLS table is optional (without it the port is plain); when present it needs both keys.
 // SIGHUP reloads both pairs of files.
@@ -103,6 +105,13 @@ struct AuthorizerConfig {
   std::string region = "us-east-1";
 };
 
+// Several gateway nodes sharing one Redis (docs/GATEWAY.md, "Several nodes").
+struct ClusterConfig {
+  std::string redis_url;  // redis://[:PASSWORD@]HOST[:PORT][/DB]
+  std::string node_id;    // empty: "<host name>:<WebSocket port>"
+  std::string prefix = "hibiki";
+};
+
 struct GatewayConfig {
   std::string host = "0.0.0.0";  // the WebSocket listener
   std::uint16_t port = 8080;     // 0 picks a free port
@@ -123,6 +132,7 @@ struct GatewayConfig {
   std::string registry_path = "data/gateway.sqlite3";  // ":memory:" keeps nothing
   std::vector<RouteConfig> routes;                     // sorted by key
   RouteTable route_table;                              // the keys of `routes`, for select_route
+  std::optional<ClusterConfig> cluster;                // [cluster]; one node without it
   std::optional<AuthorizerConfig> authorizer;          // [authorizer]; none without the section
 
   // The route with exactly this key, or null.

@@ -121,6 +121,10 @@ AwsError aws_error(AwsErrorKind kind, std::string_view message) {
       error = {403, "MissingAuthenticationTokenException", {}};
       text = "Missing Authentication Token";
       break;
+    case AwsErrorKind::service_unavailable:
+      error = {503, "ServiceUnavailableException", {}};
+      text = "Service Unavailable";
+      break;
     case AwsErrorKind::invalid_signature:
       error = {403, "InvalidSignatureException", {}};
       text =

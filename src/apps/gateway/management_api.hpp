@@ -44,6 +44,8 @@ enum class AwsErrorKind : std::uint8_t {
   missing_authentication_token,  // 403 MissingAuthenticationTokenException: unknown path or
                                  //     method, or no credentials at all
   invalid_signature,             // 403 InvalidSignatureException: SigV4 signature mismatch
+  service_unavailable,           // 503 ServiceUnavailableException: the node holding the
+                                 //     connection did not answer (SDKs retry it)
 };
 
 struct ManagementRequest {

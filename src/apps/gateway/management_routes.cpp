@@ -11,6 +11,7 @@
 #include "apps/gateway/gateway_client.hpp"
 #include "apps/gateway/gateway_ids.hpp"
 #include "apps/gateway/headers.hpp"
+#include "apps/gateway/json_writer.hpp"
 #include "apps/gateway/management_api.hpp"
 #include "apps/gateway/sigv4.hpp"
 #include "hibiki/log.hpp"
@@ -104,9 +105,17 @@ bool Gateway::serve_operations(const HttpRequestView& request, HttpResponse& res
     // Alive, and (the process serving both listeners with its registry open) ready: what a
     // load balancer checks, without credentials.
     response.content_type = "application/json";
-    response.body = path == "/healthz" ? R"({"status":"ok","connections":)" +
-                                             std::to_string(open_connections()) + "}"
-                                       : std::string(R"({"status":"ready"})");
+    if (path == "/healthz") {
+      response.body = R"({"status":"ok","connections":)" + std::to_string(open_connections()) + "}";
+    } else if (cluster_ && !cluster_->ready()) {
+      // Not linked to Redis: a load balancer should send new clients elsewhere.
+      response.status = 503;
+      response.body = R"({"status":"not ready","reason":)";
+      append_json_string(response.body, cluster_->not_ready_reason());
+      response.body += "}";
+    } else {
+      response.body = R"({"status":"ready"})";
+    }
     return true;
   }
   if (path == "/metrics") {
@@ -117,6 +126,7 @@ bool Gateway::serve_operations(const HttpRequestView& request, HttpResponse& res
     }
     response.content_type = "text/plain; version=0.0.4";
     response.body = metrics_text(server_.stats()) + metrics_.text(open_connections());
+    if (cluster_) response.body += cluster_->metrics_text();
     // How the kernel spread the clients over the loops (SO_REUSEPORT).
     response.body +=
         "# HELP hibiki_gateway_loop_connections WebSocket clients connected now, by event loop.\n"
@@ -210,6 +220,20 @@ void Gateway::serve_management(const HttpRequestView& request, PendingResponse p
   if (parsed.kind == ManagementAction::publish_topic) {
     const MessageKind kind =
         simdjson::validate_utf8(body.data(), body.size()) ? MessageKind::text : MessageKind::binary;
+    if (cluster_) {
+      // Every node's subscribers, through Redis; "delivered" as the nodes last counted them.
+      cluster_->publish(parsed.topic, std::string(body), kind,
+                        [response = std::move(response),
+                         done = std::move(done)](std::optional<std::size_t> delivered) mutable {
+                          if (delivered) {
+                            response.body = R"({"delivered":)" + std::to_string(*delivered) + "}";
+                          } else {
+                            answer_error(response, AwsErrorKind::service_unavailable);
+                          }
+                          done(std::move(response));
+                        });
+      return;
+    }
     server_.publish(parsed.topic, body, kind);
     const std::size_t delivered = subscriber_count(parsed.topic);
     response.body = R"({"delivered":)" + std::to_string(delivered) + "}";
@@ -219,7 +243,7 @@ void Gateway::serve_management(const HttpRequestView& request, PendingResponse p
 }
 
 void Gateway::act_on_connection(const ManagementRequest& request, std::string body,
-                                HttpResponse base, ManagementDone done) {
+                                HttpResponse base, ManagementDone done, bool forward) {
   std::optional<WebSocket> ws;
   {
     const std::lock_guard lock(directory_mutex_);
@@ -227,6 +251,22 @@ void Gateway::act_on_connection(const ManagementRequest& request, std::string bo
     if (found != directory_.end()) ws = found->second;
   }
   auto reply = std::make_shared<ManagementReply>(std::move(done), std::move(base));
+  if (!ws && forward && cluster_) {
+    // Another node may hold it: its answer comes back as this node's.
+    cluster_->forward(ForwardedCall{.action = request.kind,
+                                    .connection_id = request.connection_id,
+                                    .topic = request.topic,
+                                    .body = std::move(body)},
+                      [reply](int status, std::string error_type, std::string answer_body) {
+                        HttpResponse response = reply->base();
+                        response.status = status;
+                        response.body = std::move(answer_body);
+                        if (!error_type.empty())
+                          response.headers.emplace_back("x-amzn-ErrorType", error_type);
+                        reply->finish(std::move(response));
+                      });
+    return;
+  }
   if (!ws) return;  // the reply's destructor answers 410
   // The task is dropped, and the reply answers 410, if the connection closes before its loop
   // runs it.
@@ -288,6 +328,7 @@ void Gateway::act(Client& client, const ManagementRequest& request, std::string_
 }
 
 void Gateway::count_subscriber(const std::string& topic, int change) {
+  if (cluster_) cluster_->subscriber_changed(topic, change);
   const std::lock_guard lock(topics_mutex_);
   std::size_t& count = subscribers_[topic];
   if (change > 0) {

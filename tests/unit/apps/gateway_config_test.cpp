@@ -114,6 +114,23 @@ TEST(GatewayConfig, reads_every_key) {
   EXPECT_EQ(config->find_route("other"), nullptr);
 }
 
+TEST(GatewayConfig, cluster_section_names_redis_the_node_and_the_prefix) {
+  std::string error;
+  auto config = load_gateway_config(
+      "[cluster]\nredis = \"redis://10.0.0.5:6380/2\"\nnode_id = \"gw-1\"\nprefix = \"api\"\n",
+      error);
+  ASSERT_TRUE(config.has_value()) << error;
+  ASSERT_TRUE(config->cluster.has_value());
+  EXPECT_EQ(config->cluster->redis_url, "redis://10.0.0.5:6380/2");
+  EXPECT_EQ(config->cluster->node_id, "gw-1");
+  EXPECT_EQ(config->cluster->prefix, "api");
+  config = load_gateway_config("[cluster]\nredis = \"redis://127.0.0.1\"\n", error);
+  ASSERT_TRUE(config.has_value()) << error;
+  EXPECT_EQ(config->cluster->node_id, "");  // the host name and port, at start
+  EXPECT_EQ(config->cluster->prefix, "hibiki");
+  EXPECT_FALSE(load_gateway_config("", error)->cluster.has_value());
+}
+
 TEST(GatewayConfig, an_empty_file_gives_the_defaults) {
   std::string error;
   const auto config = load_gateway_config("", error);
@@ -226,7 +243,17 @@ TEST(GatewayConfig, errors_name_the_key_and_what_is_wrong) {
        "max_message_bytes, max_frame_bytes, new_connections_per_second, threads)"},
       {"[gatway]\n",
        "gatway: unknown key (known sections: gateway, tls, management, registry, routes, "
-       "authorizer)"},
+       "authorizer, cluster)"},
+      {"[cluster]\nnode_id = \"a\"\n",
+       "cluster.redis: is required in [cluster] (redis://HOST:PORT[/DB])"},
+      {"[cluster]\nredis = \"http://x\"\n",
+       "cluster.redis: not a Redis URL (redis://HOST:PORT[/DB]): must start with redis://"},
+      {"[cluster]\nredis = \"redis://127.0.0.1\"\nnode_id = \"a b\"\n",
+       "cluster.node_id: must be 1-64 characters of letters, digits, '.', '_', ':' and '-'"},
+      {"[cluster]\nredis = \"redis://127.0.0.1\"\nprefix = \"\"\n",
+       "cluster.prefix: must be 1-64 characters of letters, digits, '.', '_', ':' and '-'"},
+      {"[cluster]\nredis = \"redis://127.0.0.1\"\nnodes = 3\n",
+       "cluster.nodes: unknown key (known keys: redis, node_id, prefix)"},
       {"gateway = 1\n", "gateway: must be a table ([gateway])"},
       {"[gateway]\nport = \"80\"\n", "gateway.port: must be an integer"},
       {"[gateway]\nport = 70000\n", "gateway.port: must be between 0 and 65535"},
