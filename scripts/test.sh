@@ -66,9 +66,9 @@ suite "unit tests, several loops at once (TSan)" env TSAN_OPTIONS=halt_on_error=
 suite "cluster bus unit tests, several loops and a real Redis (TSan)" env TSAN_OPTIONS=halt_on_error=1 \
   build/tsan/tests/unit/cluster/cluster_tests
 # The clustered chat and the gateway hand work between loops (Server::dispatch): two loops here.
-suite "integration, chat cluster nodes and gateway loops (TSan)" env TSAN_OPTIONS=halt_on_error=1 \
+suite "integration, chat cluster and gateway nodes, several loops (TSan)" env TSAN_OPTIONS=halt_on_error=1 \
   HIBIKI_BIN="$root/build/tsan/hibiki" node --test --test-concurrency=2 tests/integration/cluster*.test.mjs \
-  tests/integration/gateway_loops.test.mjs
+  tests/integration/gateway_loops.test.mjs tests/integration/gateway_cluster.test.mjs
 
 echo
 if ((failed)); then

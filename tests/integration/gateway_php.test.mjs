@@ -5,10 +5,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Client, HOST, stopServer } from './lib/server.mjs';
+import { Client, HOST, killServer, stopServer } from './lib/server.mjs';
+import { startRedis } from './lib/cluster.mjs';
 import {
-  eventually, freePort, phpConnectionIds, phpExampleToml, requirePhp, startGateway, startPhp,
-  stopGateway, tempDir,
+  eventually, freePort, phpConnectionIds, phpExampleToml, request, requirePhp, startGateway,
+  startPhp, stopGateway, tempDir,
 } from './lib/gateway.mjs';
 
 const TEXT = 'hi <b>';
@@ -95,5 +96,75 @@ describe('gateway + examples/php-chat: the talk\'s protocol', { timeout: 60_000 
     assert.deepEqual(phpConnectionIds(chatDb), [a.id]);
     await a.client.send(JSON.stringify({ action: 'message', message: 'alone' }));
     assert.equal(await a.client.nextText(), talkFrame(a.id, 'alone'));
+  });
+});
+
+describe('three gateway nodes + one Redis + examples/php-chat: one chat', { timeout: 90_000 }, () => {
+  let dir;
+  let chatDb;
+  let php;
+  let redis;
+  const nodes = [];
+  const users = []; // { client, id, node }
+
+  before(async () => {
+    requirePhp();
+    dir = tempDir('hibiki-gw-php-cluster-');
+    chatDb = join(dir.path, 'connections.sqlite3');
+    redis = await startRedis({ persistent: false });
+    const [phpPort, managementPort] = [await freePort(), await freePort()];
+    // The backend knows one management URL: the first node's. It reaches every client anyway.
+    php = await startPhp({ port: phpPort, chatDb,
+      managementEndpoint: `http://${HOST}:${managementPort}/dev` });
+    for (let n = 0; n < 3; n++) {
+      nodes.push(await startGateway(phpExampleToml(php.url), {
+        managementPort: n === 0 ? managementPort : 0,
+        extraArgs: ['--redis', redis.url, '--node-id', `php-${n}`],
+      }));
+    }
+    for (const node of nodes) {
+      await eventually(async () => (await request(
+        `http://${HOST}:${node.managementPort}/readyz`)).status === 200, 10_000, 'node ready');
+    }
+  });
+
+  after(async () => {
+    await Promise.all(users.map((u) => u.client.dispose()));
+    await Promise.all(nodes.map(stopGateway));
+    await stopServer(php);
+    await redis?.stop();
+    dir?.cleanup();
+  });
+
+  test('clients on every node: each message, sent on any node, reaches every client once', async () => {
+    for (let i = 0; i < 6; i++) {
+      const known = phpConnectionIds(chatDb);
+      const node = i % 3;
+      const client = await Client.connect(`${nodes[node].wsUrl}/`);
+      const added = phpConnectionIds(chatDb).filter((id) => !known.includes(id));
+      assert.equal(added.length, 1);
+      users.push({ client, id: added[0], node });
+    }
+    for (const sender of users) {
+      await sender.client.send(JSON.stringify({ action: 'message', message: `from ${sender.node}` }));
+      for (const receiver of users) {
+        assert.equal(await receiver.client.nextText(), talkFrame(sender.id, `from ${sender.node}`),
+          `client on node ${receiver.node} hearing node ${sender.node}`);
+      }
+    }
+    for (const { client } of users) await client.expectSilence(150);
+  });
+
+  test('a node SIGKILLed: the backend\'s broadcast still reaches the clients on the others', async () => {
+    const dead = users.filter((u) => u.node === 2);
+    await killServer(nodes[2]);
+    nodes.pop();
+    const alive = users.filter((u) => u.node !== 2);
+    const [sender] = alive;
+    await sender.client.send(JSON.stringify({ action: 'message', message: 'after the crash' }));
+    for (const receiver of alive) {
+      assert.equal(await receiver.client.nextText(), talkFrame(sender.id, 'after the crash'));
+    }
+    for (const u of dead) users.splice(users.indexOf(u), 1);
   });
 });
