@@ -241,3 +241,76 @@ class GatewaySdkTlsTest(unittest.IsolatedAsyncioTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class GatewaySdkClusterTest(unittest.IsolatedAsyncioTestCase):
+    """Two gateway nodes sharing a real redis-server: the SDK talks to one node's management
+    port only and reaches a client connected to the other, with the same answers and errors."""
+
+    async def asyncSetUp(self) -> None:
+        self.directory = tempfile.TemporaryDirectory()
+        redis_port = free_port()
+        self.redis = subprocess.Popen(
+            ["redis-server", "--port", str(redis_port), "--bind", HOST, "--save", "",
+             "--appendonly", "no", "--protected-mode", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        config = Path(self.directory.name) / "gateway.toml"
+        config.write_text(
+            '[gateway]\nstage = "dev"\n'
+            f'[management]\nsigv4_access_key_id = "{ACCESS_KEY}"\n'
+            f'sigv4_secret_access_key = "{SECRET}"\n'
+            f'[cluster]\nredis = "redis://{HOST}:{redis_port}"\n')
+        self.nodes = []
+        self.management_ports = []
+        for name in ("sdk-a", "sdk-b"):
+            port = free_port()
+            self.management_ports.append(port)
+            self.nodes.append(await start_server("gateway", extra_args=[
+                "--config", str(config), "--registry", ":memory:", "--management-port", str(port),
+                "--node-id", name]))
+        for port in self.management_ports:
+            await self.wait_ready(port)
+
+    async def asyncTearDown(self) -> None:
+        for node in self.nodes:
+            await node.stop()
+        self.redis.kill()
+        self.redis.wait(timeout=TIMEOUT)
+        self.directory.cleanup()
+
+    async def wait_ready(self, port: int) -> None:
+        def status() -> int:
+            try:
+                with urllib.request.urlopen(f"http://{HOST}:{port}/readyz", timeout=1) as answer:
+                    return answer.status
+            except (urllib.error.URLError, ConnectionError):
+                return 0
+        for _ in range(100):
+            if await asyncio.to_thread(status) == 200:
+                return
+            await asyncio.sleep(0.1)
+        self.fail(f"the node with management port {port} did not get ready")
+
+    async def test_the_sdk_on_one_node_reaches_a_client_on_the_other(self) -> None:
+        client = await websockets.connect(self.nodes[1].ws_url, open_timeout=TIMEOUT)
+        await client.send(json.dumps({"action": "whoami"}))
+        connection_id = json.loads(await asyncio.wait_for(client.recv(), TIMEOUT))["connectionId"]
+        sdk = management_client(self.management_ports[0], SECRET)
+
+        await asyncio.to_thread(sdk.post_to_connection, ConnectionId=connection_id,
+                                Data=b"across nodes")
+        self.assertEqual(await asyncio.wait_for(client.recv(), TIMEOUT), "across nodes")
+        described = await asyncio.to_thread(sdk.get_connection, ConnectionId=connection_id)
+        self.assertEqual(described["Identity"]["SourceIp"], "127.0.0.1")
+        self.assertLessEqual(described["ConnectedAt"], described["LastActiveAt"])
+
+        await asyncio.to_thread(sdk.delete_connection, ConnectionId=connection_id)
+        with self.assertRaises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(client.recv(), TIMEOUT)
+        self.assertEqual(closed.exception.rcvd.code, 1000)
+        with self.assertRaises(ClientError) as gone:
+            await asyncio.to_thread(sdk.post_to_connection, ConnectionId=connection_id,
+                                    Data=b"late")
+        self.assertEqual(gone.exception.response["Error"]["Code"], "GoneException")
+        self.assertEqual(gone.exception.response["ResponseMetadata"]["HTTPStatusCode"], 410)
+        sdk.close()
