@@ -10,6 +10,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "net/socket_bio.hpp"
+
 namespace hibiki::net {
 namespace {
 
@@ -85,10 +87,17 @@ TlsContext::~TlsContext() {
 }
 
 TlsSession::TlsSession(const TlsContext& context, int fd) : ssl_(SSL_new(context.native())) {
-  if (ssl_ != nullptr) {
-    SSL_set_fd(ssl_, fd);
-    SSL_set_accept_state(ssl_);
+  if (ssl_ == nullptr) return;
+  // Not SSL_set_fd: OpenSSL's socket BIO writes with write(2), which raises SIGPIPE when the
+  // peer has reset the connection. This one sends with MSG_NOSIGNAL.
+  BIO* bio = new_socket_bio(fd);
+  if (bio == nullptr) {
+    SSL_free(ssl_);
+    ssl_ = nullptr;  // handshake() reports -ENOMEM
+    return;
   }
+  SSL_set_bio(ssl_, bio, bio);  // one reference, for both directions, owned by ssl_
+  SSL_set_accept_state(ssl_);
 }
 
 TlsSession::~TlsSession() {

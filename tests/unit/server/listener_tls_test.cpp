@@ -7,12 +7,10 @@
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -23,48 +21,16 @@
 
 #include "hibiki/server.hpp"
 #include "test_client.hpp"
+#include "throwaway_certificate.hpp"
 
 namespace hibiki {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::Certificate;
+using testing::make_certificate;
+using testing::TempDir;
 using testing::TestClient;
-
-// A temporary directory removed with the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "hibiki-listener-tls-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-struct Certificate {
-  std::string cert;
-  std::string key;
-};
-
-// A self-signed P-256 certificate whose subject is CN=<name>, valid for a day.
-Certificate make_certificate(const fs::path& dir, const std::string& name) {
-  Certificate made{(dir / (name + "-cert.pem")).string(), (dir / (name + "-key.pem")).string()};
-  const std::string command =
-      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 1 -nodes "
-      "-subj /CN=" +
-      name + " -keyout '" + made.key + "' -out '" + made.cert + "' >/dev/null 2>&1";
-  if (std::system(command.c_str()) != 0) throw std::runtime_error("openssl req failed");
-  return made;
-}
 
 void copy_file(const std::string& from, const std::string& to) {
   fs::copy_file(from, to, fs::copy_options::overwrite_existing);
@@ -141,8 +107,7 @@ std::string port_body(std::uint16_t port) {
 class TlsServer {
  public:
   explicit TlsServer(const Certificate* main, std::uint32_t threads = 1)
-      : ignore_sigpipe_((::signal(SIGPIPE, SIG_IGN), true)),
-        server_(ServerOptions{.threads = threads,
+      : server_(ServerOptions{.threads = threads,
                               .host = "127.0.0.1",
                               .port = 0,
                               .tls_certificate_file = main ? main->cert : "",
@@ -166,9 +131,6 @@ class TlsServer {
   }
 
  private:
-  // As the hibiki program does: OpenSSL writes the server's handshake with write(), which
-  // raises SIGPIPE when a client has already gone (these clients hang up right after theirs).
-  bool ignore_sigpipe_;
   Server server_;
   std::thread thread_;
 };
