@@ -148,6 +148,28 @@ describe('gateway: three nodes, one Redis', { timeout: 120_000 }, () => {
     assert.match(served.body, /^hibiki_gateway_cluster_calls_served_total [1-9]/m);
   });
 
+  test('a frozen node (SIGSTOP) does not answer: 503 after the 5 s forwarding timeout, then it serves again', async () => {
+    const frozen = clients.find((c) => c.node === 1);
+    process.kill(nodes[1].process.pid, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      const answer = await connectionRequest(nodes[0], 'POST', frozen.id, { body: 'wake up', ms: 10_000 });
+      const waited = Date.now() - started;
+      assert.equal(answer.status, 503, answer.body);
+      assert.equal(answer.headers.get('x-amzn-ErrorType'), 'ServiceUnavailableException');
+      assert.ok(waited >= 4_500 && waited < 8_000, `answered after ${waited} ms`);
+    } finally {
+      process.kill(nodes[1].process.pid, 'SIGCONT');
+    }
+    const again = await connectionRequest(nodes[0], 'POST', frozen.id, { body: 'awake' });
+    assert.equal(again.status, 200, again.body);
+    // The call answered 503 was dropped when the node woke up, past its deadline: the caller
+    // may retry it without the client getting it twice.
+    assert.equal(await frozen.client.nextText(), 'awake');
+    const metrics = await request(`http://${HOST}:${nodes[1].managementPort}/metrics`);
+    assert.match(metrics.body, /^hibiki_gateway_cluster_calls_expired_total 1$/m);
+  });
+
   test('a node SIGKILLed: its ids answer 410 within 15 s, never 200; the others keep working', async () => {
     const dead = clients.filter((c) => c.node === 2);
     const alive = clients.filter((c) => c.node !== 2);

@@ -55,6 +55,7 @@ std::string encode(const ForwardedCall& call) {
   put(out, "req");
   put(out, call.origin);
   put(out, std::to_string(call.correlation));
+  put(out, std::to_string(call.deadline_ms));
   put(out, to_string(call.action));
   put(out, call.connection_id);
   put(out, call.topic);
@@ -74,19 +75,21 @@ std::string encode(const ForwardedAnswer& answer) {
 }
 
 std::optional<ForwardedCall> decode_call(std::string_view message) {
-  const auto parts = fields(message, 7);
+  const auto parts = fields(message, 8);
   if (!parts || (*parts)[0] != "req") return std::nullopt;
   const auto correlation = number<std::uint64_t>((*parts)[2]);
-  const ManagementAction action = action_from_string((*parts)[3]);
-  if (!correlation || action == ManagementAction::invalid || (*parts)[1].empty()) {
+  const auto deadline = number<std::int64_t>((*parts)[3]);
+  const ManagementAction action = action_from_string((*parts)[4]);
+  if (!correlation || !deadline || action == ManagementAction::invalid || (*parts)[1].empty()) {
     return std::nullopt;
   }
   return ForwardedCall{.origin = std::string((*parts)[1]),
                        .correlation = *correlation,
+                       .deadline_ms = *deadline,
                        .action = action,
-                       .connection_id = std::string((*parts)[4]),
-                       .topic = std::string((*parts)[5]),
-                       .body = std::string((*parts)[6])};
+                       .connection_id = std::string((*parts)[5]),
+                       .topic = std::string((*parts)[6]),
+                       .body = std::string((*parts)[7])};
 }
 
 std::optional<ForwardedAnswer> decode_answer(std::string_view message) {

@@ -3,7 +3,7 @@
 // Each message is a sequence of netstrings ("<length>:<bytes>,"), so ids, topics and bodies
 // cross byte for byte whatever they contain. No I/O.
 //
-//   request: "req", origin node, correlation, action, connection id, topic, body
+//   request: "req", origin node, correlation, deadline, action, connection id, topic, body
 //   answer:  "res", correlation, HTTP status, x-amzn-ErrorType (may be empty), body
 #pragma once
 
@@ -19,6 +19,10 @@ namespace hibiki::apps::gateway {
 struct ForwardedCall {
   std::string origin;  // the node waiting for the answer
   std::uint64_t correlation = 0;
+  // Wall-clock milliseconds after which the origin has answered 503 already: the holder drops
+  // a call that reaches it later (frozen, or stuck behind a slow link) rather than act on it
+  // behind the caller's back. Assumes the nodes' clocks agree (NTP) to well under a second.
+  std::int64_t deadline_ms = 0;
   ManagementAction action = ManagementAction::invalid;
   std::string connection_id;
   std::string topic;

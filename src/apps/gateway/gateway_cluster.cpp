@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <vector>
 
@@ -97,6 +98,12 @@ end
 return total
 )lua";
 
+std::int64_t epoch_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string host_name() {
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "gateway";
@@ -142,6 +149,7 @@ struct GatewayCluster::State {
   std::atomic<std::uint64_t> forwarded_gone{0};
   std::atomic<std::uint64_t> forwarded_unavailable{0};
   std::atomic<std::uint64_t> calls_served{0};
+  std::atomic<std::uint64_t> calls_expired{0};
   std::atomic<std::uint64_t> nodes_reaped_connections{0};
 
   std::string prefix() const { return options.prefix; }
@@ -229,6 +237,13 @@ struct GatewayCluster::State {
 
   void on_message(std::string_view payload) {
     if (auto call = decode_call(payload)) {
+      if (epoch_now_ms() > call->deadline_ms) {
+        // Its origin has answered 503 already: acting now would act behind the caller's back.
+        ++calls_expired;
+        log(LogLevel::warn, "gateway cluster: dropped a call from " + call->origin +
+                                " that arrived after its deadline");
+        return;
+      }
       ++calls_served;
       const std::string origin = call->origin;
       const std::uint64_t correlation = call->correlation;
@@ -291,19 +306,17 @@ struct GatewayCluster::State {
           const std::uint64_t correlation = ++next_correlation;
           shared_call->origin = options.node_id;
           shared_call->correlation = correlation;
+          shared_call->deadline_ms = epoch_now_ms() + options.forward_timeout_ms;
           Waiting& entry = waiting[correlation];
           entry.answer = [this, shared_answer](int status, std::string type, std::string body) {
             ++forwarded;
             (*shared_answer)(status, std::move(type), std::move(body));
           };
           entry.timer = server.set_timer(options.forward_timeout_ms, [this, correlation, node] {
-            auto found = waiting.find(correlation);
-            if (found == waiting.end()) return;
-            ClusterAnswer late = std::move(found->second.answer);
-            waiting.erase(found);
+            if (!waiting.contains(correlation)) return;
             log(LogLevel::warn, "gateway cluster: node " + node + " did not answer in " +
                                     std::to_string(options.forward_timeout_ms) + " ms");
-            answer_error(late, AwsErrorKind::service_unavailable);
+            finish_unavailable(correlation);
           });
           const bool published =
               bus.command({"PUBLISH", options.prefix + ":gw:to:" + node, encode(*shared_call)},
@@ -313,12 +326,7 @@ struct GatewayCluster::State {
                             // key is gone.
                             if (published_reply == nullptr || published_reply->is_error() ||
                                 published_reply->integer == 0) {
-                              auto found = waiting.find(correlation);
-                              if (found == waiting.end()) return;
-                              ClusterAnswer unanswered = std::move(found->second.answer);
-                              server.cancel_timer(found->second.timer);
-                              waiting.erase(found);
-                              answer_error(unanswered, AwsErrorKind::service_unavailable);
+                              finish_unavailable(correlation);
                             }
                           });
           if (!published) finish_unavailable(correlation);
@@ -453,6 +461,9 @@ std::string GatewayCluster::metrics_text() const {
                 s.forwarded_unavailable.load());
   append_metric(out, "hibiki_gateway_cluster_calls_served_total", "counter",
                 "Management calls other nodes forwarded to this one.", s.calls_served.load());
+  append_metric(out, "hibiki_gateway_cluster_calls_expired_total", "counter",
+                "Forwarded calls that reached this node after their origin had given up.",
+                s.calls_expired.load());
   append_metric(out, "hibiki_gateway_cluster_reaped_connections_total", "counter",
                 "Connections of dead nodes this node removed from the registry.",
                 s.nodes_reaped_connections.load());
