@@ -82,8 +82,9 @@ def machine_ticks():
     return values[3] + values[4], sum(values[:8])
 
 
-def backend_requests(port):
-    """The backend's count of answered requests (its answer to a GET)."""
+def backend_counts(port):
+    """(requests answered, connections accepted) by the backend so far: its answer to a GET,
+    made on a connection of its own (counted)."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         data = b""
@@ -97,7 +98,8 @@ def backend_requests(port):
                 length = int([line.split(b":")[1] for line in head.split(b"\r\n")
                               if line.lower().startswith(b"content-length:")][0])
                 if len(body) >= length:
-                    return int(body[:length])
+                    requests, connections = body[:length].split()
+                    return int(requests), int(connections)
     raise RuntimeError("backend gave no count")
 
 
@@ -160,7 +162,8 @@ def run_one(options, wsload, hibiki, backend_binary, name):
                    "--server-pid", str(gateway.pid), "-q", f"ws://127.0.0.1:{port}/"]
         # The backend's and the machine's figures span the whole wsload run (connecting and
         # warm-up included); per request they compare with the measured window's.
-        requests_before = backend_requests(backend_port) if backend else 0
+        requests_before, connections_before = (backend_counts(backend_port) if backend
+                                                else (0, 0))
         backend_cpu_before = cpu_seconds(backend.pid) if backend else 0
         gateway_cpu_before = cpu_seconds(gateway.pid)
         idle_before, total_before = machine_ticks()
@@ -178,8 +181,12 @@ def run_one(options, wsload, hibiki, backend_binary, name):
         if backend is None:
             return result
         backend_cpu = cpu_seconds(backend.pid) - backend_cpu_before
-        requests = backend_requests(backend_port) - requests_before
+        requests_after, connections_after = backend_counts(backend_port)
+        requests = requests_after - requests_before
         result["backend_requests"] = requests
+        # The gateway's connections to the backend opened during the run (the second GET's
+        # own connection taken out): keep-alive means no more than its connection limit.
+        result["backend_connections_opened"] = connections_after - connections_before - 1
         result["backend_cpu_pct"] = 100 * backend_cpu / elapsed
         result["backend_cpu_us_per_request"] = 1e6 * backend_cpu / requests if requests else None
         # The gateway over the same span as the backend: a check on wsload's figure.
@@ -252,7 +259,8 @@ def main():
             r["round"] = round_index
             report["runs"][name].append(r)
             backend_part = (f", backend {r.get('backend_cpu_us_per_request') or 0:.2f}"
-                            f" us/request ({r.get('backend_cpu_pct', 0):.0f} %)"
+                            f" us/request ({r.get('backend_cpu_pct', 0):.0f} %,"
+                            f" {r.get('backend_connections_opened')} connections)"
                             if "backend_cpu_pct" in r else "")
             print(f"round {round_index + 1} {name}: {r.get('msgs_per_s', 0):,.0f} msgs/s,"
                   f" server {r.get('server_cpu_us_per_unit')} us/msg"
@@ -265,7 +273,8 @@ def main():
     summary = {}
     fields = ["msgs_per_s", "p50_us", "p99_us", "server_cpu_us_per_unit", "server_cpu_pct",
               "gateway_cpu_us_per_request_whole_run", "backend_cpu_us_per_request",
-              "backend_cpu_pct", "client_cpu_pct", "machine_idle_pct"]
+              "backend_cpu_pct", "backend_connections_opened", "client_cpu_pct",
+              "machine_idle_pct"]
     for name in configurations:
         summary[name] = {f: spread_of([r.get(f) for r in runs[name]]) for f in fields}
         summary[name]["errors"] = sum(r.get("errors") or 0 for r in runs[name])
@@ -296,7 +305,8 @@ def main():
         if name != "echo":
             print(f"  (whole run: {show(s['gateway_cpu_us_per_request_whole_run'])} us);"
                   f" backend CPU per request {show(s['backend_cpu_us_per_request'])} us"
-                  f" ({show(s['backend_cpu_pct'])} %)")
+                  f" ({show(s['backend_cpu_pct'])} %), connections to it"
+                  f" {show(s['backend_connections_opened'])}")
         print(f"  wsload {show(s['client_cpu_pct'])} %, machine idle"
               f" {show(s['machine_idle_pct'])} %")
     for key, value in summary.items():

@@ -1,16 +1,17 @@
 /* A fast keep-alive HTTP/1.1 backend for bench/gateway.py, never part of the product.
  *
- * One thread, one epoll. Every request gets 200. A GET is answered with the number of other
- * requests answered so far (the benchmark reads it between runs; it is not counted itself). A
- * POST whose body is a Lambda-proxy event (the gateway's MESSAGE event) is answered with the
- * event's "body" string, unescaped, as a plain text answer: behind a two-way route ($default
- * with route_response = true) the client gets back exactly what it sent, which is what
- * wsload's echo mode checks. Any other request is answered with an empty body. Connections stay open until the peer closes them.
+ * One thread, one epoll. Every request gets 200. A POST whose body is a Lambda-proxy event
+ * (the gateway's MESSAGE event) is answered with the event's "body" string, unescaped, as a
+ * plain text answer: behind a two-way route ($default with route_response = true) the client
+ * gets back exactly what it sent, which is what wsload's echo mode checks. A GET is answered
+ * with "R C": the requests answered and the connections accepted so far (the benchmark reads
+ * it between runs; the GET is not counted as a request, its connection is). Anything else
+ * gets an empty body. Connections stay open until the peer closes them.
  *
  *   gateway_backend PORT          listens on 127.0.0.1:PORT (0: a free port)
  *
- * Prints "port N" on stdout once listening; on SIGTERM or SIGINT prints "requests N" and
- * exits 0. Loopback only.
+ * Prints "port N" on stdout once listening; on SIGTERM or SIGINT prints
+ * "requests R connections C" and exits 0. Loopback only.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -40,6 +41,7 @@ struct conn {
 
 static volatile sig_atomic_t stopping = 0;
 static unsigned long long requests = 0;
+static unsigned long long accepted = 0; /* connections */
 
 static void on_signal(int sig) {
   (void)sig;
@@ -192,7 +194,7 @@ static int handle_requests(struct conn *c) {
     size_t body_len = 0;
     const int is_get = avail >= 4 && memcmp(start, "GET ", 4) == 0;
     if (is_get) {
-      body_len = (size_t)snprintf(body, 32, "%llu", requests);
+      body_len = (size_t)snprintf(body, 64, "%llu %llu", requests, accepted);
     } else {
       if (avail >= 5 && memcmp(start, "POST ", 5) == 0)
         body_len = event_body(start + head_len, (size_t)length, body);
@@ -302,6 +304,7 @@ int main(int argc, char **argv) {
             continue;
           }
           nc->fd = fd;
+          ++accepted;
           struct epoll_event ev = {.events = EPOLLIN, .data.ptr = nc};
           if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
             close(fd);
@@ -317,7 +320,7 @@ int main(int argc, char **argv) {
       if (failed) close_conn(ep, c);
     }
   }
-  printf("requests %llu\n", requests);
+  printf("requests %llu connections %llu\n", requests, accepted);
   fflush(stdout);
   return 0;
 }
