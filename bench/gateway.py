@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -195,11 +196,7 @@ def run_one(options, wsload, hibiki, backend_binary, name):
         return result
     finally:
         procs.stop_all()
-        try:
-            os.remove(os.path.join(directory, "gateway.toml"))
-            os.rmdir(directory)
-        except OSError:
-            pass
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def spread_of(values):
