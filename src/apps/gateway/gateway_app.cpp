@@ -443,12 +443,16 @@ void Gateway::invoke(const RouteConfig& route, const std::string& connection_id,
       route.integration, std::move(event), {}, route.timeout_ms,
       [this, route_key = route.key, connection_id, request_id,
        done = std::move(done)](const IntegrationResponse& response) {
-        const std::string outcome = response.error.empty()
-                                        ? "HTTP " + std::to_string(response.http_status)
-                                        : response.error;
-        log(response.error.empty() && response.http_status < 500 ? LogLevel::info : LogLevel::warn,
-            "gateway: " + route_key + " connection " + connection_id + " request " + request_id +
-                ": " + outcome + " in " + std::to_string(response.elapsed_ms) + " ms");
+        const LogLevel level =
+            response.error.empty() && response.http_status < 500 ? LogLevel::info : LogLevel::warn;
+        if (level >= log_level()) {  // the line is built only when it is written
+          const std::string outcome = response.error.empty()
+                                          ? "HTTP " + std::to_string(response.http_status)
+                                          : response.error;
+          log(level, "gateway: " + route_key + " connection " + connection_id + " request " +
+                         request_id + ": " + outcome + " in " +
+                         std::to_string(response.elapsed_ms) + " ms");
+        }
         metrics_.integration_call(route_key, response.http_status, response.error,
                                   response.elapsed_ms);
         with_registry([&](store::ConnectionRegistry& registry) {

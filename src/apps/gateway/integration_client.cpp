@@ -25,7 +25,9 @@ using Clock = std::chrono::steady_clock;
 
 // Finished easy handles kept for the next calls: reusing one skips its allocation and setup.
 // Connections live in the multi handle's cache, not in these, so the pool can stay small.
-constexpr std::size_t kHandlePoolSize = 16;
+// Enough idle handles for every call a busy loop has in flight (64 connections per host, calls
+// waiting behind them): a handle made and destroyed per call costs more than it holds.
+constexpr std::size_t kHandlePoolSize = 256;
 // The connection cache holds this many hosts' worth of max_connections_per_host, so a few
 // backends each keep their connections warm between bursts.
 constexpr std::size_t kCachedHosts = 4;

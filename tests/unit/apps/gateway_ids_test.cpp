@@ -4,6 +4,8 @@
 
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "apps/gateway/base64.hpp"
 
@@ -32,6 +34,26 @@ TEST(GatewayIds, do_not_repeat) {
     EXPECT_TRUE(seen.insert(new_connection_id()).second);
     EXPECT_TRUE(seen.insert(new_request_id()).second);
   }
+}
+
+// Each thread draws from a batch of its own: the batches must not repeat each other.
+TEST(GatewayIds, threads_draw_different_ids) {
+  std::vector<std::string> a;
+  std::vector<std::string> b;
+  std::thread first([&a] {
+    for (int i = 0; i < 1000; ++i)
+      a.push_back(new_request_id());
+  });
+  std::thread second([&b] {
+    for (int i = 0; i < 1000; ++i)
+      b.push_back(new_request_id());
+  });
+  first.join();
+  second.join();
+  std::set<std::string> seen(a.begin(), a.end());
+  for (const std::string& id : b)
+    EXPECT_TRUE(seen.insert(id).second) << id;
+  EXPECT_EQ(seen.size(), 2000u);
 }
 
 }  // namespace
