@@ -170,7 +170,8 @@ TEST(ConfigTest, BadEnvironmentValueNamesTheVariable) {
   Layered range;
   range.environment = {{"HIBIKI_IDLE_TIMEOUT", "-1"}};
   EXPECT_EQ(range.run("", std::nullopt),
-            "environment HIBIKI_IDLE_TIMEOUT: idle-timeout: Value -1 not in range 0 to 86400");
+            "environment HIBIKI_IDLE_TIMEOUT: idle-timeout: Value -1 not in range 0.000000 to "
+            "86400.000000");
 }
 
 TEST(ConfigTest, SyntaxErrorNamesLineAndColumn) {
