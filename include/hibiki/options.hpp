@@ -11,6 +11,12 @@ namespace hibiki {
 
 enum class LogLevel : std::uint8_t { debug, info, warn, error, off };
 
+// How log lines are written to stderr (hibiki/log.hpp).
+enum class LogFormat : std::uint8_t {
+  text,  // "2026-11-25T12:00:00.123Z INFO  message"
+  json,  // {"time":"2026-11-25T12:00:00.123Z","level":"info","message":"...", fields...}
+};
+
 // What happens when a connection's unsent bytes would pass max_buffered_bytes.
 enum class BackpressurePolicy : std::uint8_t {
   close,  // close the connection with 1008 (policy violation): the client cannot keep up
@@ -86,6 +92,7 @@ struct ServerOptions {
   // Time to complete the TLS handshake; the HTTP request then has handshake_timeout_ms.
   std::uint32_t tls_handshake_timeout_ms = 10'000;
   LogLevel log_level = LogLevel::info;
+  LogFormat log_format = LogFormat::text;
 };
 
 }  // namespace hibiki

@@ -17,6 +17,7 @@
 #include "apps/chat/chat_app.hpp"
 #include "apps/echo/echo_app.hpp"
 #include "apps/gateway/gateway_app.hpp"
+#include "cli/config.hpp"
 #include "cli/options.hpp"
 #include "hibiki/hibiki.hpp"
 
@@ -68,22 +69,57 @@ std::string shown_url(std::string host, std::uint16_t port, const char* scheme =
   return url;
 }
 
+// Why the program cannot go on, on stderr: "hibiki JOB: what" in text, a log line in json.
+void report_failure(const std::string& job, const std::string& what) {
+  if (hibiki::log_format() == hibiki::LogFormat::json) {
+    hibiki::log(hibiki::LogLevel::error, "hibiki " + job + ": " + what,
+                {{"job", job}, {"error", what}});
+  } else {
+    std::fprintf(stderr, "hibiki %s: %s\n", job.c_str(), what.c_str());
+  }
+}
+
 // Binds with `bind` (which returns what to log), then runs until SIGINT or SIGTERM.
 int serve(hibiki::Server& server, const std::string& job,
           const std::function<std::string()>& bind) {
   raise_descriptor_limit();
   try {
-    hibiki::log_notice("hibiki " + job + " listening on " + bind());
+    const std::string where = bind();
+    hibiki::log_notice("hibiki " + job + " listening on " + where,
+                       {{"job", job}, {"listening", where}});
   } catch (const std::exception& error) {  // bind failures, unusable TLS files
-    std::fprintf(stderr, "hibiki %s: %s\n", job.c_str(), error.what());
+    report_failure(job, error.what());
     return 1;
   }
   running_server.store(&server);
   install_signal_handlers();
   const int status = server.run();
   running_server.store(nullptr);
-  hibiki::log_notice("hibiki " + job + " stopped");
+  hibiki::log_notice("hibiki " + job + " stopped", {{"job", job}});
   return status;
+}
+
+// Applies --config and the HIBIKI_* environment under the flags of a parsed chat or echo
+// command. Returns false after writing the one-line error (exit status 2).
+bool configure(CLI::App& command, const std::string& config_path,
+               hibiki::cli::ConfigSources& sources) {
+  std::optional<std::string> file_name;
+  std::string text;
+  std::string error;
+  if (!config_path.empty()) {
+    if (!hibiki::cli::read_config_file(config_path, text, error)) {
+      std::fprintf(stderr, "hibiki %s: %s\n", command.get_name().c_str(), error.c_str());
+      return false;
+    }
+    file_name = config_path;
+  }
+  error = hibiki::cli::apply_config(command, file_name, text, hibiki::cli::process_environment(),
+                                    sources);
+  if (!error.empty()) {
+    std::fprintf(stderr, "hibiki %s: %s\n", command.get_name().c_str(), error.c_str());
+    return false;
+  }
+  return true;
 }
 
 std::string listening_on(hibiki::Server& server, const hibiki::ServerOptions& options) {
@@ -106,6 +142,9 @@ int main(int argc, char** argv) {
   hibiki::apps::chat::ChatOptions chat_app_options;
   CLI::App* chat = app.add_subcommand("chat", "the chat room: page and WebSocket on one port");
   hibiki::cli::add_server_options(*chat, chat_options);
+  std::string chat_config_path;
+  bool chat_print_config = false;
+  hibiki::cli::add_config_options(*chat, chat_config_path, chat_print_config);
   chat->add_option("--web-root", chat_app_options.web_root,
                    "serve the page from this directory instead of the built-in copy")
       ->check(CLI::ExistingDirectory);
@@ -161,6 +200,7 @@ int main(int argc, char** argv) {
   std::string gateway_node_id;
   std::string gateway_redis_prefix;
   hibiki::LogLevel gateway_log_level = hibiki::LogLevel::info;
+  hibiki::LogFormat gateway_log_format = hibiki::LogFormat::text;
   CLI::App* gateway = app.add_subcommand(
       "gateway", "API Gateway's WebSocket model: events to HTTP backends, @connections API");
   gateway->add_option("--config", gateway_config_path, "the gateway's TOML file (docs/GATEWAY.md)")
@@ -190,14 +230,20 @@ int main(int argc, char** argv) {
                    "prefix of every Redis key and channel (overrides [cluster] prefix)")
       ->check(hibiki::cli::node_id_validator());
   hibiki::cli::add_log_level_option(*gateway, gateway_log_level);
+  hibiki::cli::add_log_format_option(*gateway, gateway_log_format);
 
   hibiki::ServerOptions echo_options = hibiki::apps::echo_server_defaults();
   CLI::App* echo = app.add_subcommand("echo", "echo every message back (conformance, load tests)");
   hibiki::cli::add_server_options(*echo, echo_options);
+  std::string echo_config_path;
+  bool echo_print_config = false;
+  hibiki::cli::add_config_options(*echo, echo_config_path, echo_print_config);
 
   CLI11_PARSE(app, argc, argv);
 
   if (chat->parsed()) {
+    hibiki::cli::ConfigSources sources;
+    if (!configure(*chat, chat_config_path, sources)) return 2;
     if (!redis_url.empty()) {
       cluster.redis_url = redis_url;
       chat_app_options.cluster = cluster;
@@ -208,12 +254,16 @@ int main(int argc, char** argv) {
                    "hibiki chat: --node-id, --redis-prefix and --keep-history need --redis\n");
       return 2;
     }
+    if (chat_print_config) {
+      std::fputs(hibiki::cli::describe_config(*chat, sources).c_str(), stdout);
+      return 0;
+    }
     hibiki::Server server(chat_options);
     std::unique_ptr<hibiki::apps::chat::MountedChat> mounted;
     try {
       mounted = hibiki::apps::chat::mount_chat(server, chat_app_options);
     } catch (const std::exception& error) {
-      std::fprintf(stderr, "hibiki chat: %s\n", error.what());
+      report_failure("chat", error.what());
       return 1;
     }
     const int status = serve(server, "chat", [&] {
@@ -251,6 +301,7 @@ int main(int argc, char** argv) {
     if (!gateway_redis_prefix.empty()) config->cluster->prefix = gateway_redis_prefix;
     hibiki::ServerOptions options = gw::gateway_server_options(*config);
     options.log_level = gateway_log_level;
+    options.log_format = gateway_log_format;
     hibiki::Server server(options);
     std::unique_ptr<gw::Gateway> running;
     const std::string host = config->host;
@@ -260,7 +311,7 @@ int main(int argc, char** argv) {
     try {
       running = std::make_unique<gw::Gateway>(server, std::move(*config));
     } catch (const std::exception& failure) {
-      std::fprintf(stderr, "hibiki gateway: %s\n", failure.what());
+      report_failure("gateway", failure.what());
       return 1;
     }
     return serve(server, "gateway", [&] {
@@ -269,6 +320,12 @@ int main(int argc, char** argv) {
       return shown_url(host, port, scheme) + " (WebSocket and page), management API on " +
              shown_url(management_host, management_port, management_scheme);
     });
+  }
+  hibiki::cli::ConfigSources sources;
+  if (!configure(*echo, echo_config_path, sources)) return 2;
+  if (echo_print_config) {
+    std::fputs(hibiki::cli::describe_config(*echo, sources).c_str(), stdout);
+    return 0;
   }
   hibiki::Server server(echo_options);
   hibiki::apps::mount_echo(server);

@@ -2,7 +2,9 @@
 #include "cli/options.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
+#include <charconv>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,6 +14,13 @@
 namespace hibiki::cli {
 namespace {
 
+// "10", "0.5": the shortest text that reads back as the same number of seconds.
+std::string seconds_text(std::uint32_t ms) {
+  std::array<char, 32> text{};
+  const auto written = std::to_chars(text.data(), text.data() + text.size(), ms / 1000.0);
+  return std::string(text.data(), written.ptr);
+}
+
 // Seconds on the command line, milliseconds inside.
 void add_seconds_option(CLI::App& command, const std::string& name, std::uint32_t& target_ms,
                         const std::string& help) {
@@ -20,7 +29,7 @@ void add_seconds_option(CLI::App& command, const std::string& name, std::uint32_
           name,
           [&target_ms](double seconds) { target_ms = static_cast<std::uint32_t>(seconds * 1000); },
           help)
-      ->default_str(std::to_string(target_ms / 1000.0))
+      ->default_str(seconds_text(target_ms))
       ->check(CLI::Range(0.0, 86400.0));
 }
 
@@ -126,6 +135,21 @@ void add_server_options(CLI::App& command, ServerOptions& options) {
   add_seconds_option(command, "--tls-handshake-timeout", options.tls_handshake_timeout_ms,
                      "seconds to complete the TLS handshake");
   add_log_level_option(command, options.log_level);
+  add_log_format_option(command, options.log_format);
+}
+
+void add_config_options(CLI::App& command, std::string& config_path, bool& print_config) {
+  command.add_option("--config", config_path,
+                     "TOML file of settings: the flags' long names as keys, e.g. port = 8080 "
+                     "(docs/OPERATIONS.md); flags and HIBIKI_* variables override it");
+  command.add_flag("--print-config", print_config,
+                   "print the settings in effect and where each comes from, then exit");
+}
+
+void add_log_format_option(CLI::App& command, LogFormat& format) {
+  add_choice_option(command, "--log-format", format,
+                    {{"text", LogFormat::text}, {"json", LogFormat::json}},
+                    "text (one line for people) or json (one object per line)");
 }
 
 void add_log_level_option(CLI::App& command, LogLevel& level) {

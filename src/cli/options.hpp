@@ -12,6 +12,10 @@ namespace hibiki::cli {
 void add_server_options(CLI::App& command, ServerOptions& options);
 // Registers --log-level alone (jobs whose other options come from a config file).
 void add_log_level_option(CLI::App& command, LogLevel& level);
+// Registers --log-format: text or json (hibiki/log.hpp).
+void add_log_format_option(CLI::App& command, LogFormat& format);
+// Registers --config FILE and --print-config (cli/config.hpp applies them after parsing).
+void add_config_options(CLI::App& command, std::string& config_path, bool& print_config);
 
 // --redis: a URL parse_redis_url accepts; the error says what is wrong with it.
 CLI::Validator redis_url_validator();

@@ -87,8 +87,14 @@ void ServerCore::handle_http(Connection& c, std::span<std::byte> bytes) {
       return;
     }
     if (result.status == protocol::HttpParseStatus::error) {
-      log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.peer.to_string() +
-                              ": bad HTTP request: " + protocol::to_string(result.error));
+      const std::string peer = c.peer.to_string();
+      log(LogLevel::info,
+          "conn " + std::to_string(c.id) + " " + peer +
+              ": bad HTTP request: " + protocol::to_string(result.error),
+          {{"conn", c.id},
+           {"peer", peer},
+           {"error", protocol::to_string(result.error)},
+           {"status", protocol::http_status_for(result.error)}});
       answer_http_error(c, protocol::http_status_for(result.error));
       return;
     }
@@ -182,9 +188,25 @@ bool ServerCore::handle_request(Connection& c, const protocol::HttpRequest& requ
 bool ServerCore::upgrade(Connection& c, const protocol::HttpRequest& request) {
   const protocol::HandshakeCheck check = protocol::check_upgrade(
       request, protocol::HandshakeOptions{.allowed_origins = options_.allowed_origins});
+  const std::string peer = c.peer.to_string();
+  const std::string_view user_agent = request.header("User-Agent").value_or("");
+  log(LogLevel::debug, "conn " + std::to_string(c.id) + " " + peer + ": upgrade request",
+      {{"conn", c.id},
+       {"peer", peer},
+       {"path", request.target},
+       {"protocols", request.header("Sec-WebSocket-Protocol").value_or("")},
+       {"origin", request.header("Origin").value_or("")},
+       {"user_agent", user_agent}});
   if (check.error != protocol::HandshakeError::none) {
-    log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.peer.to_string() +
-                            ": handshake refused: " + protocol::to_string(check.error));
+    log(LogLevel::info,
+        "conn " + std::to_string(c.id) + " " + peer +
+            ": handshake refused: " + protocol::to_string(check.error),
+        {{"conn", c.id},
+         {"peer", peer},
+         {"error", protocol::to_string(check.error)},
+         {"status", protocol::http_status_for(check.error)},
+         {"path", request.target},
+         {"user_agent", user_agent}});
     answer_http_error(c, protocol::http_status_for(check.error));
     return false;
   }
@@ -237,6 +259,11 @@ bool ServerCore::complete_upgrade(Connection& c, std::string_view key, std::stri
   c.state = ConnectionState::open;
   ++stats_.websocket_upgrades;
   c.route = route;
+  log(LogLevel::debug, "conn " + std::to_string(c.id) + " " + c.peer.to_string() + ": open",
+      {{"conn", c.id},
+       {"peer", c.peer.to_string()},
+       {"protocol", chosen},
+       {"compressed", deflate.accepted}});
   if (!chosen.empty()) c.more().protocol = std::move(chosen);
   if (deflate.accepted) {
     c.compressed = true;

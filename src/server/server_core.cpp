@@ -194,11 +194,13 @@ std::shared_ptr<const net::TlsContext> reload_context(const std::string& certifi
                                                       const std::string& private_key_file) {
   try {
     auto context = std::make_shared<const net::TlsContext>(certificate_file, private_key_file);
-    log(LogLevel::info, "TLS certificate reloaded from " + certificate_file);
+    log(LogLevel::info, "TLS certificate reloaded from " + certificate_file,
+        {{"cert", certificate_file}, {"key", private_key_file}});
     return context;
   } catch (const std::exception& error) {
     log(LogLevel::error,
-        std::string("TLS reload failed, keeping the current certificate: ") + error.what());
+        std::string("TLS reload failed, keeping the current certificate: ") + error.what(),
+        {{"error", error.what()}, {"cert", certificate_file}, {"key", private_key_file}});
     return nullptr;
   }
 }
@@ -233,8 +235,10 @@ void ServerCore::begin_shutdown() {
   }
   // Every loop stops at once; the first speaks for all of them.
   if (index_ == 0) {
-    log(LogLevel::info, "shutting down: closing " + std::to_string(group_.connection_count()) +
-                            " connection(s) with 1001");
+    log(LogLevel::info,
+        "shutting down: closing " + std::to_string(group_.connection_count()) +
+            " connection(s) with 1001",
+        {{"connections", group_.connection_count()}, {"code", 1001}});
   }
   for (auto& slot : slots_) {
     Connection* c = slot.connection.get();
@@ -287,7 +291,8 @@ void ServerCore::refuse(int fd, const char* why, std::uint64_t& counter) {
   // One line per second at most: a flood of refusals must not flood the log too.
   if (loop_.now_ms() >= next_refusal_log_ms_) {
     next_refusal_log_ms_ = loop_.now_ms() + 1000;
-    log(LogLevel::warn, std::string("connection refused with 503: ") + why);
+    log(LogLevel::warn, std::string("connection refused with 503: ") + why,
+        {{"status", 503}, {"reason", why}});
   }
 }
 
@@ -307,7 +312,8 @@ void ServerCore::accept_all(std::uint8_t index) {
     }
     if (fd < 0) {
       if (fd != -EAGAIN && fd != -ECONNABORTED) {
-        log(LogLevel::warn, std::string("accept failed: ") + std::strerror(-fd));
+        log(LogLevel::warn, std::string("accept failed: ") + std::strerror(-fd),
+            {{"error", std::strerror(-fd)}});
       }
       return;
     }
@@ -348,8 +354,11 @@ void ServerCore::continue_tls_handshake(Connection& c) {
   const int rc = c.tls()->handshake();
   if (rc == -EAGAIN) return;
   if (rc < 0) {
-    log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.peer.to_string() +
-                            ": TLS handshake failed: " + net::TlsSession::last_error());
+    const std::string error = net::TlsSession::last_error();
+    log(LogLevel::info,
+        "conn " + std::to_string(c.id) + " " + c.peer.to_string() +
+            ": TLS handshake failed: " + error,
+        {{"conn", c.id}, {"peer", c.peer.to_string()}, {"error", error}});
     ++stats_.tls_handshake_failures;
     schedule_destroy(c, close_code::kAbnormal, "TLS handshake failed");
     return;
@@ -505,19 +514,24 @@ void ServerCore::on_timer(std::uint32_t slot) {
         break;
       }
       log(LogLevel::info,
-          "conn " + std::to_string(c.id) + " " + c.peer.to_string() + ": handshake timeout");
+          "conn " + std::to_string(c.id) + " " + c.peer.to_string() + ": handshake timeout",
+          {{"conn", c.id}, {"peer", c.peer.to_string()}, {"status", 408}});
       ++stats_.handshake_timeouts;
       answer_http_error(c, 408);
       break;
     case ConnectionState::upgrading:
-      log(LogLevel::warn, "conn " + std::to_string(c.id) + " " + c.peer.to_string() +
-                              ": the upgrade was not answered in time");
+      log(LogLevel::warn,
+          "conn " + std::to_string(c.id) + " " + c.peer.to_string() +
+              ": the upgrade was not answered in time",
+          {{"conn", c.id}, {"peer", c.peer.to_string()}, {"status", 503}});
       ++stats_.handshake_timeouts;
       reject_upgrade(c, 503, "The upgrade was not answered in time.\n", {});
       break;
     case ConnectionState::responding:
-      log(LogLevel::warn, "conn " + std::to_string(c.id) + " " + c.peer.to_string() +
-                              ": the request was not answered in time");
+      log(LogLevel::warn,
+          "conn " + std::to_string(c.id) + " " + c.peer.to_string() +
+              ": the request was not answered in time",
+          {{"conn", c.id}, {"peer", c.peer.to_string()}, {"status", 503}});
       ++stats_.handshake_timeouts;
       c.keep_alive = false;
       complete_response(c, {.status = 503, .body = "The request was not answered in time.\n"});
@@ -555,6 +569,13 @@ void ServerCore::notify_close(Connection& c) {
   if (!c.opened || c.close_notified) return;
   c.close_notified = true;
   topics_.unsubscribe_all(c);
+  log(LogLevel::debug,
+      "conn " + std::to_string(c.id) + " " + c.peer.to_string() + ": closed " +
+          std::to_string(c.close_code),
+      {{"conn", c.id},
+       {"peer", c.peer.to_string()},
+       {"code", c.close_code},
+       {"reason", c.close_reason()}});
   if (auto& on_close = routes_.ws_handlers[c.route].on_close)
     on_close(handle(c), c.close_code, c.close_reason());
 }

@@ -39,6 +39,7 @@ std::uint32_t loops_wanted(std::uint32_t threads) {
 ServerGroup::ServerGroup(ServerOptions options)
     : options_(std::move(options)), admission_(options_) {
   set_log_level(options_.log_level);
+  set_log_format(options_.log_format);
   const std::uint32_t loops = loops_wanted(options_.threads);
   cores_.reserve(loops);
   for (std::uint32_t i = 0; i < loops; ++i) {

@@ -195,8 +195,10 @@ void ServerCore::fail(Connection& c, std::uint16_t code, std::string_view reason
       code == close_code::kMessageTooBig) {
     ++stats_.protocol_errors;
   }
-  log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.peer.to_string() + ": closing " +
-                          std::to_string(code) + ": " + std::string(reason));
+  log(LogLevel::info,
+      "conn " + std::to_string(c.id) + " " + c.peer.to_string() + ": closing " +
+          std::to_string(code) + ": " + std::string(reason),
+      {{"conn", c.id}, {"peer", c.peer.to_string()}, {"code", code}, {"reason", reason}});
   if (c.state == ConnectionState::open) {
     c.close_code = code;
     c.more().close_reason = std::string(reason);
@@ -289,9 +291,13 @@ SendStatus ServerCore::admit(Connection& c, std::size_t frame_bytes) {
     return SendStatus::dropped;
   }
   ++stats_.closed_buffer_full;
-  log(LogLevel::info, "conn " + std::to_string(c.id) + " " + c.peer.to_string() +
-                          ": send buffer over " + std::to_string(options_.max_buffered_bytes) +
-                          " bytes, closing 1008");
+  log(LogLevel::info,
+      "conn " + std::to_string(c.id) + " " + c.peer.to_string() + ": send buffer over " +
+          std::to_string(options_.max_buffered_bytes) + " bytes, closing 1008",
+      {{"conn", c.id},
+       {"peer", c.peer.to_string()},
+       {"code", 1008},
+       {"max_buffered", options_.max_buffered_bytes}});
   fail(c, close_code::kPolicyViolation, "send buffer full");
   return SendStatus::closed;
 }

@@ -249,9 +249,11 @@ void Gateway::on_upgrade(PendingUpgrade upgrade, const HttpRequestView& request)
   }
   if (!within_connection_rate()) {
     metrics_.limit_hit("new_connections_per_second");
-    log(LogLevel::warn, "gateway: upgrade refused with 429, over " +
-                            std::to_string(config_.limits.new_connections_per_second) +
-                            " new connections per second");
+    log(LogLevel::warn,
+        "gateway: upgrade refused with 429, over " +
+            std::to_string(config_.limits.new_connections_per_second) +
+            " new connections per second",
+        {{"status", 429}, {"limit", config_.limits.new_connections_per_second}});
     upgrade.reject(429, "Too Many Requests\n");
     return;
   }
@@ -352,7 +354,10 @@ void Gateway::on_open(WebSocket ws) {
       log(LogLevel::error, "gateway registry: " + registry.last_error());
     }
   });
-  log(LogLevel::info, "gateway: connection " + c.connection_id + " from " + c.source_ip);
+  log(LogLevel::info, "gateway: connection " + c.connection_id + " from " + c.source_ip,
+      {{"connection_id", c.connection_id},
+       {"source_ip", c.source_ip},
+       {"user_agent", c.user_agent}});
 }
 
 void Gateway::on_message(WebSocket ws, std::string_view message, MessageKind kind) {
@@ -421,8 +426,10 @@ void Gateway::on_close(WebSocket ws, std::uint16_t code, std::string_view reason
     const std::lock_guard lock(directory_mutex_);
     directory_.erase(c->connection_id);
   }
-  log(LogLevel::info, "gateway: connection " + c->connection_id + " closed " +
-                          std::to_string(code) + " " + std::string(reason));
+  log(LogLevel::info,
+      "gateway: connection " + c->connection_id + " closed " + std::to_string(code) + " " +
+          std::string(reason),
+      {{"connection_id", c->connection_id}, {"code", code}, {"reason", reason}});
   // $disconnect always fires, best effort: nobody is left to hear of a failure.
   if (const RouteConfig* route = config_.find_route(kDisconnectRoute)) {
     const std::string request_id = new_request_id();
@@ -449,9 +456,15 @@ void Gateway::invoke(const RouteConfig& route, const std::string& connection_id,
           const std::string outcome = response.error.empty()
                                           ? "HTTP " + std::to_string(response.http_status)
                                           : response.error;
-          log(level, "gateway: " + route_key + " connection " + connection_id + " request " +
-                         request_id + ": " + outcome + " in " +
-                         std::to_string(response.elapsed_ms) + " ms");
+          log(level,
+              "gateway: " + route_key + " connection " + connection_id + " request " + request_id +
+                  ": " + outcome + " in " + std::to_string(response.elapsed_ms) + " ms",
+              {{"route", route_key},
+               {"connection_id", connection_id},
+               {"request_id", request_id},
+               {"status", response.http_status},
+               {"error", response.error},
+               {"elapsed_ms", response.elapsed_ms}});
         }
         metrics_.integration_call(route_key, response.http_status, response.error,
                                   response.elapsed_ms);

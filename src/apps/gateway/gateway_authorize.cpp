@@ -39,9 +39,12 @@ void Gateway::authorize(PendingUpgrade upgrade, Client& c, HeaderList headers, s
   if (auto missing = missing_identity_source(authorizer.identity_sources, headers, query)) {
     // API Gateway answers 401 without calling the authorizer.
     const AuthorizerRefusal refusal = authorizer_refusal(AuthorizerOutcome::unauthorized);
-    log(LogLevel::warn, "gateway: authorizer connection " + c.connection_id +
-                            ": refused with 401, identity source " + *missing +
-                            " missing or empty (authorizer not called)");
+    log(LogLevel::warn,
+        "gateway: authorizer connection " + c.connection_id +
+            ": refused with 401, identity "
+            "source " +
+            *missing + " missing or empty (authorizer not called)",
+        {{"connection_id", c.connection_id}, {"status", 401}, {"identity_source", *missing}});
     metrics_.authorizer_outcome("unauthorized");
     upgrade.reject(refusal.status, refusal.body);
     loop.clients.erase(socket_id);
@@ -89,7 +92,12 @@ void Gateway::authorize(PendingUpgrade upgrade, Client& c, HeaderList headers, s
                 (allowed ? " principalId " + decision.principal_id
                          : " (" + decision.reason + "), refused with " +
                                std::to_string(refusal.status)) +
-                " in " + std::to_string(response.elapsed_ms) + " ms");
+                " in " + std::to_string(response.elapsed_ms) + " ms",
+            {{"connection_id", client.connection_id},
+             {"request_id", request_id},
+             {"outcome", to_string(decision.outcome)},
+             {"status", allowed ? 101 : refusal.status},
+             {"elapsed_ms", response.elapsed_ms}});
         if (!upgrade.is_pending()) {  // the client went away while the authorizer decided
           loop.clients.erase(socket_id);
           return;

@@ -77,8 +77,10 @@ bool Gateway::authorized(const HttpRequestView& request, HttpResponse& response)
     const SigV4Status status = check_sigv4(request.method(), request.path(), request.query(),
                                            headers, request.body(), config.sigv4_secret_access_key);
     if (status != SigV4Status::ok) {
-      log(LogLevel::warn, std::string("gateway management: SigV4 refused: ") + to_string(status) +
-                              " from " + request.remote_address());
+      log(LogLevel::warn,
+          std::string("gateway management: SigV4 refused: ") + to_string(status) + " from " +
+              request.remote_address(),
+          {{"error", to_string(status)}, {"peer", request.remote_address()}});
       answer_error(response, AwsErrorKind::invalid_signature);
       return false;
     }

@@ -63,8 +63,12 @@ export async function eventually(check, ms = DEFAULT_TIMEOUT, what = 'a conditio
  * Starts `hibiki <mode> --host 127.0.0.1 --port 0 ...` and resolves once it logs the
  * port it listens on. mode: 'chat' | 'echo'. For chat, --web-root defaults to <repo>/web
  * and --db to :memory: (pass `db` for a file); `port` reuses a port, e.g. after a restart.
+ * `argv` replaces every argument after the mode (settings from a --config file or the
+ * environment); `env` is added to the environment.
  */
-export async function startServer(mode, { maxMessage, webRoot, db, port = 0, extraArgs = [] } = {}) {
+export async function startServer(mode, {
+  maxMessage, webRoot, db, port = 0, extraArgs = [], argv, env,
+} = {}) {
   const bin = hibikiBin();
   if (!existsSync(bin)) {
     throw new Error(`hibiki binary not found at ${bin} (build it or set HIBIKI_BIN)`);
@@ -73,8 +77,12 @@ export async function startServer(mode, { maxMessage, webRoot, db, port = 0, ext
   if (mode === 'chat') args.push('--web-root', webRoot ?? WEB_ROOT, '--db', db ?? ':memory:');
   if (maxMessage !== undefined) args.push('--max-message', String(maxMessage));
   args.push(...extraArgs);
+  if (argv) args.splice(1, args.length - 1, ...argv);
 
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: env ? { ...process.env, ...env } : process.env,
+  });
   const server = {
     process: child,
     port: 0,
