@@ -3,11 +3,19 @@
 #                                           built into it, so no web assets are installed)
 #   share/man/man1/hibiki.1                 its manual page (component runtime)
 #   include/hibiki/*.hpp                    the public API (component dev)
-#   lib/libhibiki.a, libhibiki_cluster.a    the library and the cluster bus; the layers below the
-#   lib/libhibiki_protocol.a, _net.a        public API are linked through the exported targets
-#   lib/cmake/hibiki/                       find_package(hibiki CONFIG): hibiki::hibiki,
+#   LIB/libhibiki.a, libhibiki_cluster.a    the library and the cluster bus; the layers below the
+#   LIB/libhibiki_protocol.a, _net.a        public API are linked through the exported targets
+#   LIB/cmake/hibiki/                       find_package(hibiki CONFIG): hibiki::hibiki,
 #                                           hibiki::cluster
-#   lib/pkgconfig/hibiki.pc, hibiki-cluster.pc
+#   LIB/pkgconfig/hibiki.pc, hibiki-cluster.pc
+# where LIB is lib/<multiarch> on Debian (lib/x86_64-linux-gnu), else lib.
+# Libraries go to Debian's multiarch directory (lib/x86_64-linux-gnu) under any prefix, as the
+# package has them; GNUInstallDirs would do so only for /usr. Both pkg-config and find_package
+# search it.
+if(CMAKE_LIBRARY_ARCHITECTURE AND NOT DEFINED CACHE{CMAKE_INSTALL_LIBDIR})
+  set(CMAKE_INSTALL_LIBDIR lib/${CMAKE_LIBRARY_ARCHITECTURE}
+      CACHE PATH "Object code libraries (lib/<multiarch>)")
+endif()
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
