@@ -10,7 +10,6 @@
 # dpkg-shlibdeps, and lintian checks exactly what is written here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 out="${1:-build/deb}"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)

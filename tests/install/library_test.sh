@@ -6,7 +6,6 @@
 # example gets a Redis of its own. Fails on any missing header, library, target or .pc file.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-root=$(pwd)
 
 tmp=$(mktemp -d)
 pids=()
