@@ -76,6 +76,32 @@ kill "$pid"
 wait "$pid" || fail "hibiki echo did not exit 0 on SIGTERM"
 pid=
 
+step "hibiki chat with the unit's options (/etc/hibiki/chat.env, on port 0 of loopback)"
+# The ExecStart line, with the HIBIKI_CHAT_OPTIONS of the shipped chat.env, the port and address
+# swapped for a free loopback one and the history in a temporary directory: /healthz answers.
+options=$(sed -n 's/^HIBIKI_CHAT_OPTIONS="\(.*\)"$/\1/p' /etc/hibiki/chat.env | tail -1 |
+            sed -E 's/--port [0-9]+/--port 0/; s/--host [^ ]+/--host 127.0.0.1/')
+exec_start=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/hibiki-chat.service)
+exec_start=${exec_start//\/var\/lib\/hibiki/$tmp/state}
+exec_start=${exec_start//\$HIBIKI_CHAT_OPTIONS/$options}
+mkdir -p "$tmp/state"
+echo "package test: $exec_start"
+# shellcheck disable=SC2086 # split as systemd splits $HIBIKI_CHAT_OPTIONS
+$exec_start >"$tmp/chat.log" 2>&1 &
+pid=$!
+port=
+for _ in $(seq 100); do
+  port=$(grep -oE 'http://[^ /]+:[0-9]+' "$tmp/chat.log" | grep -oE '[0-9]+$' | head -1) || true
+  [[ -n "$port" ]] && break
+  sleep 0.1
+done
+[[ -n "$port" ]] || { cat "$tmp/chat.log"; fail "hibiki chat did not start"; }
+curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || fail "no /healthz from hibiki chat"
+[[ -f "$tmp/state/chat.db" ]] || fail "hibiki chat did not create its history in the state directory"
+kill "$pid"
+wait "$pid" || fail "hibiki chat did not exit 0 on SIGTERM"
+pid=
+
 step "libhibiki-dev: the echo example with find_package and with pkg-config, from /usr"
 cmake -S tests/install -B "$tmp/consumer" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 [[ $(sed -n 's/^hibiki_DIR:PATH=//p' "$tmp/consumer/CMakeCache.txt") == "$lib/cmake/hibiki" ]] ||
