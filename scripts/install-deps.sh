@@ -4,7 +4,7 @@
 #   scripts/install-deps.sh          build + run dependencies
 #   scripts/install-deps.sh --test   also what the test suites need (Chromium, Python and Node
 #                                    clients, Google Benchmark for bench/micro, PHP for the
-#                                    gateway example)
+#                                    gateway example, dpkg-dev and lintian for the Debian packages)
 #   scripts/install-deps.sh --bench  build dependencies and what bench/compare.sh needs: gnuplot
 #                                    and the peer servers of bench/peers (Node ws, Bun)
 #   scripts/install-deps.sh --cluster  build dependencies and what examples/cluster/start.sh
@@ -16,7 +16,7 @@ build_packages=(g++ cmake ninja-build pkg-config libssl-dev libsimdjson-dev libc
                 zlib1g-dev libsqlite3-dev libcurl4-openssl-dev libtomlplusplus-dev libhiredis-dev)
 test_packages=(libgtest-dev clang clang-format libclang-rt-14-dev python3 python3-websockets
                chromium nodejs npm curl libbenchmark-dev php-cli php-curl php-sqlite3
-               python3-botocore redis-server haproxy iproute2)
+               python3-botocore redis-server haproxy iproute2 dpkg-dev lintian)
 bench_packages=(python3 nodejs npm gnuplot-nox)
 cluster_packages=(redis-server haproxy)
 

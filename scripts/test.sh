@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test suite: unit tests (GoogleTest), the
 # integration tests against the real binary (Node ws, Python websockets), the browser test
-# (headless Chromium), the conformance suite (raw frames, Autobahn cases 1-10 and 12-13), then the
+# (headless Chromium), the conformance suite (raw frames, Autobahn cases 1-10 and 12-13), the
+# installed library and the Debian packages (tests/install), then the
 # unit, integration and conformance suites again under ASan+UBSan, a few seconds of each
 # libFuzzer target (corpus replays run with the unit tests), the server's and the cluster bus'
 # unit tests (several loops on several threads) and the cluster integration tests under TSan,
@@ -53,6 +54,11 @@ suite "conformance, Autobahn cases 1-10, 12-13 (debug)" conformance debug
 suite "browser, headless Chromium (debug)" env HIBIKI_BIN="$root/build/debug/hibiki" node --test tests/browser/
 # The release build is what README's run command starts: it must build too (-O3 warns more).
 suite "build (release)" scripts/build.sh release
+# What `cmake --install` and the Debian packages deliver, on that release build.
+suite "install: examples against the installed library, find_package and pkg-config (release)" \
+  tests/install/library_test.sh
+suite "Debian packages: lintian, dpkg -i, echo, systemd-analyze, purge (release)" \
+  tests/install/package_test.sh
 suite "build (ASan+UBSan)" scripts/build.sh asan
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 suite "unit tests (ASan+UBSan)" ctest --test-dir build/asan --output-on-failure -j2 --timeout 300

@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
   ::mallopt(M_TRIM_THRESHOLD, 32 << 20);
   CLI::App app{"hibiki: a WebSocket server (RFC 6455)", "hibiki"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "hibiki 0.1.0");
+  app.set_version_flag("--version", "hibiki " HIBIKI_VERSION);
 
   hibiki::ServerOptions chat_options = hibiki::apps::chat::chat_server_defaults();
   hibiki::apps::chat::ChatOptions chat_app_options;
