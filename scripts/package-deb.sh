@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Debian packages from the release build (scripts/build.sh release, reused when up to
-# date) into build/deb/ (or the directory given):
-#   hibiki_<version>_<arch>.deb         /usr/bin/hibiki, hibiki-chat.service, /etc/hibiki/chat.env
+# date; -O3 with _FORTIFY_SOURCE=2 and full RELRO, as CMakeLists.txt sets for Release) into
+# build/deb/ (or the directory given):
+#   hibiki_<version>_<arch>.deb         /usr/bin/hibiki, hibiki-chat.service, /etc/hibiki/chat.toml
 #   libhibiki-dev_<version>_<arch>.deb  headers, static libraries, CMake and pkg-config files
 #   scripts/package-deb.sh [OUT_DIR]
 # dpkg-deb over staging directories filled by `cmake --install --component`, rather than CPack:
@@ -61,15 +62,17 @@ DESTDIR="$pkg" cmake --install "$build" --prefix /usr --component runtime >/dev/
 # What dh_strip does: no symbol table, no .comment/.note in the shipped binary.
 strip --remove-section=.comment --remove-section=.note --strip-unneeded "$pkg/usr/bin/hibiki"
 gzip -9n "$pkg/usr/share/man/man1/hibiki.1"
+# The unit runs `hibiki chat --config /etc/hibiki/chat.toml --db /var/lib/hibiki/chat.db`.
 install -D -m 644 packaging/deb/hibiki-chat.service "$pkg/lib/systemd/system/hibiki-chat.service"
-install -D -m 644 packaging/deb/chat.env "$pkg/etc/hibiki/chat.env"
+# The service's settings (hibiki chat --config): a conffile, so upgrades keep the edits.
+install -D -m 644 packaging/deb/chat.toml "$pkg/etc/hibiki/chat.toml"
 doc hibiki
 install -m 644 README.md "$pkg/usr/share/doc/hibiki/README.md"
 install -d "$pkg/DEBIAN"
 for script in postinst prerm postrm; do
   install -m 755 "packaging/deb/hibiki.$script" "$pkg/DEBIAN/$script"
 done
-echo /etc/hibiki/chat.env >"$pkg/DEBIAN/conffiles"
+echo /etc/hibiki/chat.toml >"$pkg/DEBIAN/conffiles"
 # The shared libraries the binary needs, with the versions its symbols require.
 mkdir -p "$stage/shlibdeps/debian"
 printf 'Source: hibiki\n\nPackage: hibiki\nArchitecture: any\n' >"$stage/shlibdeps/debian/control"
@@ -95,7 +98,7 @@ Description: WebSocket server: chat room, echo server, API Gateway emulator
     with events sent to HTTP backends and the @connections API.
  .
  The hibiki-chat.service unit runs the chat room as a dynamic user with
- its history in /var/lib/hibiki; its options are in /etc/hibiki/chat.env.
+ its history in /var/lib/hibiki; its settings are in /etc/hibiki/chat.toml.
 CONTROL
 finish hibiki
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The Debian packages: builds them (scripts/package-deb.sh, on the release build), runs lintian
-# (fails on errors), installs both with dpkg -i, checks where the files are, runs
-# /usr/bin/hibiki --version and `hibiki echo` on a free loopback port (WebSocket echo), builds
+# (fails on errors and warnings), installs both with dpkg -i, checks where the files are, runs
+# /usr/bin/hibiki --version and `hibiki echo` on a free loopback port (WebSocket echo), checks the
+# shipped /etc/hibiki/chat.toml and its examples with --print-config, starts `hibiki chat` as
+# hibiki-chat.service does (on a free loopback port) and asks it for /healthz, builds
 # the echo example on libhibiki-dev alone (find_package and pkg-config), verifies
 # hibiki-chat.service with systemd-analyze, then purges both and checks that nothing of them is
 # left. Needs root (dpkg -i); scripts/test.sh runs it as root.
@@ -13,6 +15,9 @@ if (($(id -u) != 0)); then
   exit 1
 fi
 packages=(hibiki libhibiki-dev)
+# hibiki reads HIBIKI_<OPTION> from the environment: none inherited from the caller here, so the
+# checks of chat.toml see the file alone.
+while IFS= read -r var; do unset "$var"; done < <(compgen -e | grep '^HIBIKI_' || true)
 tmp=$(mktemp -d)
 pid=
 cleanup() {
@@ -36,7 +41,9 @@ debs=("$tmp"/deb/*.deb)
 ((${#debs[@]} == 2)) || fail "expected 2 packages, got: ${debs[*]}"
 
 step "lintian"
-lintian --fail-on error --tag-display-limit 0 "${debs[@]}" || fail "lintian reported errors"
+# -I --pedantic: show every tag down to the pedantic ones; only errors and warnings fail.
+lintian -I -E --pedantic --fail-on error,warning --tag-display-limit 0 "${debs[@]}" ||
+  fail "lintian reported errors or warnings"
 
 step "dpkg -i"
 dpkg --purge "${packages[@]}" >/dev/null 2>&1 || true # a run that was killed may have left them
@@ -47,7 +54,7 @@ for package in "${packages[@]}"; do
 done
 
 step "installed files"
-for file in /usr/bin/hibiki /lib/systemd/system/hibiki-chat.service /etc/hibiki/chat.env \
+for file in /usr/bin/hibiki /lib/systemd/system/hibiki-chat.service /etc/hibiki/chat.toml \
   /usr/share/doc/hibiki/copyright /usr/share/doc/hibiki/changelog.gz \
   /usr/include/hibiki/hibiki.hpp /usr/include/hibiki/cluster.hpp \
   "$lib"/{libhibiki.a,libhibiki_cluster.a,libhibiki_protocol.a,libhibiki_net.a} \
@@ -56,8 +63,11 @@ for file in /usr/bin/hibiki /lib/systemd/system/hibiki-chat.service /etc/hibiki/
   [[ -f "$file" ]] || fail "missing $file"
 done
 [[ -x /usr/bin/hibiki ]] || fail "/usr/bin/hibiki is not executable"
-grep -qx /etc/hibiki/chat.env <(dpkg-query -W -f='${Conffiles}\n' hibiki | awk 'NF {print $1}') ||
-  fail "/etc/hibiki/chat.env is not a conffile"
+conffiles=$(dpkg-query -W -f='${Conffiles}\n' hibiki | awk 'NF {print $1}')
+[[ "$conffiles" == /etc/hibiki/chat.toml ]] ||
+  fail "conffiles: expected /etc/hibiki/chat.toml alone, got: $conffiles"
+[[ $(stat -c %a /etc/hibiki/chat.toml) == 644 ]] ||
+  fail "/etc/hibiki/chat.toml must be readable by the service's dynamic user (644)"
 [[ -L /etc/systemd/system/multi-user.target.wants/hibiki-chat.service ]] ||
   fail "hibiki-chat.service was not enabled"
 [[ $(pkg-config --modversion hibiki) == "$version" ]] || fail "pkg-config --modversion hibiki"
@@ -76,18 +86,34 @@ kill "$pid"
 wait "$pid" || fail "hibiki echo did not exit 0 on SIGTERM"
 pid=
 
-step "hibiki chat with the unit's options (/etc/hibiki/chat.env, on port 0 of loopback)"
-# The ExecStart line, with the HIBIKI_CHAT_OPTIONS of the shipped chat.env, the port and address
-# swapped for a free loopback one and the history in a temporary directory: /healthz answers.
-options=$(sed -n 's/^HIBIKI_CHAT_OPTIONS="\(.*\)"$/\1/p' /etc/hibiki/chat.env | tail -1 |
-            sed -E 's/--port [0-9]+/--port 0/; s/--host [^ ]+/--host 127.0.0.1/')
+step "/etc/hibiki/chat.toml: valid as shipped, and with its examples uncommented"
+/usr/bin/hibiki chat --config /etc/hibiki/chat.toml --print-config >"$tmp/print-config" ||
+  fail "hibiki chat --config /etc/hibiki/chat.toml --print-config failed"
+grep -qE '^port = 8080 +# /etc/hibiki/chat.toml:[0-9]+$' "$tmp/print-config" || {
+  cat "$tmp/print-config"
+  fail "--print-config does not show port = 8080 from /etc/hibiki/chat.toml"
+}
+# Every commented `#key = value` line uncommented at once (the examples use distinct keys), the
+# TLS files pointed at files that exist: each example names real options with valid values.
+touch "$tmp/cert.pem" "$tmp/key.pem"
+sed -E 's/^#([a-z-]+ = )/\1/; s|/run/credentials/hibiki-chat.service/|'"$tmp"'/|' \
+  /etc/hibiki/chat.toml >"$tmp/examples.toml"
+(($(grep -cE '^[a-z-]+ = ' "$tmp/examples.toml") > 10)) || fail "no examples found in chat.toml"
+/usr/bin/hibiki chat --config "$tmp/examples.toml" --print-config >/dev/null ||
+  fail "the examples of /etc/hibiki/chat.toml are not a valid config"
+
+step "hibiki chat as hibiki-chat.service starts it (/etc/hibiki/chat.toml, on port 0 of loopback)"
+# The unit's ExecStart line as it is, with the history in a temporary directory; the shipped file
+# listens on 0.0.0.0:8080, so the environment moves it to a free loopback port (HIBIKI_* wins over
+# the file, as a drop-in's Environment= would): /healthz answers.
 exec_start=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/hibiki-chat.service)
+[[ "$exec_start" == "/usr/bin/hibiki chat --config /etc/hibiki/chat.toml "* ]] ||
+  fail "ExecStart does not run hibiki chat --config /etc/hibiki/chat.toml: $exec_start"
 exec_start=${exec_start//\/var\/lib\/hibiki/$tmp/state}
-exec_start=${exec_start//\$HIBIKI_CHAT_OPTIONS/$options}
 mkdir -p "$tmp/state"
-echo "package test: $exec_start"
-# shellcheck disable=SC2086 # split as systemd splits $HIBIKI_CHAT_OPTIONS
-$exec_start >"$tmp/chat.log" 2>&1 &
+echo "package test: HIBIKI_HOST=127.0.0.1 HIBIKI_PORT=0 $exec_start"
+# shellcheck disable=SC2086 # split at spaces, as systemd splits ExecStart
+HIBIKI_HOST=127.0.0.1 HIBIKI_PORT=0 $exec_start >"$tmp/chat.log" 2>&1 &
 pid=$!
 port=
 for _ in $(seq 100); do
@@ -96,6 +122,8 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [[ -n "$port" ]] || { cat "$tmp/chat.log"; fail "hibiki chat did not start"; }
+grep -q "listening on http://127.0.0.1:$port" "$tmp/chat.log" ||
+  fail "hibiki chat is not on loopback: $(cat "$tmp/chat.log")"
 curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || fail "no /healthz from hibiki chat"
 [[ -f "$tmp/state/chat.db" ]] || fail "hibiki chat did not create its history in the state directory"
 kill "$pid"
