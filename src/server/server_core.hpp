@@ -232,6 +232,12 @@ class ServerCore final : public net::LoopHandler {
   std::atomic<bool> stop_requested_{false};
   std::atomic<std::uint16_t> stop_close_code_{close_code::kGoingAway};
   std::uint16_t stop_code_ = close_code::kGoingAway;  // of the stop under way
+  // Closed by a restart (stop with 1012): its data frames still reach on_message until the
+  // peer's close frame.
+  [[nodiscard]] bool delivers_while_closing(const server::Connection& c) const {
+    return stopping_ && stop_code_ == close_code::kServiceRestart &&
+           c.close_code == close_code::kServiceRestart;
+  }
   static constexpr const char* kRestarting = "server restarting";
   std::atomic<bool> tls_reload_requested_{false};
   std::shared_ptr<const net::TlsContext> tls_context_;  // ServerOptions' files; null: plain

@@ -98,7 +98,10 @@ TEST(Server, stop_with_a_code_closes_every_client_with_it) {
   Server server(loopback());
   std::atomic<std::uint16_t> code{0};
   std::atomic<int> opens{0};
+  std::string after_close;  // written on the loop, read after join()
   server.ws("/", {.on_open = [&](WebSocket) { ++opens; },
+                  .on_message = [&](WebSocket, std::string_view m,
+                                    MessageKind) { after_close = std::string(m); },
                   .on_close = [&](WebSocket, std::uint16_t c, std::string_view) { code = c; }});
   const std::uint16_t port = server.listen();
   std::thread thread([&] { server.run(); });
@@ -115,6 +118,8 @@ TEST(Server, stop_with_a_code_closes_every_client_with_it) {
     ASSERT_TRUE(close);
     EXPECT_EQ(close->opcode, Opcode::close);
     EXPECT_EQ(close->payload.substr(0, 2), std::string("\x03\xf4"));  // 1012
+    // Sent before this client saw the close: during a restart it still reaches the handler.
+    open_client.send(Opcode::text, "typed while restarting");
     open_client.send(Opcode::close, close->payload.substr(0, 2));
     EXPECT_TRUE(open_client.wait_eof());
     EXPECT_NE(late_client.handshake().find("101 Switching Protocols"), std::string::npos);
@@ -128,6 +133,7 @@ TEST(Server, stop_with_a_code_closes_every_client_with_it) {
   thread.join();
   EXPECT_EQ(code.load(), close_code::kServiceRestart);
   EXPECT_EQ(opens.load(), 2);
+  EXPECT_EQ(after_close, "typed while restarting");
 }
 
 TEST(Server, reuse_port_lets_a_second_single_loop_server_share_the_port) {
