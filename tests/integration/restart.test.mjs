@@ -334,12 +334,15 @@ test('a second chat on the same port takes over: no refused connection, no gap, 
         `${reconnected} reconnected after 1012, ${stats.opens} opens; ${acked} acknowledged ` +
         `messages (${unacked} unacknowledged), ${deliveries} deliveries checked; ` +
         `${probes.opened} probe connections opened`);
+      if (process.env.RESTART_VERBOSE) console.log(`old:\n${old.log}\nnew:\n${fresh.log}`);
       assert.deepEqual(stats.refused, [], 'no connection attempt may fail');
       assert.deepEqual(stats.errors, []);
       assert.deepEqual(otherCloses, [], 'closes other than 1012');
       assert.equal(reconnected, CLIENTS, 'every client was closed with 1012 once');
       assert.deepEqual(problems, [], `old:\n${old.log}\nnew:\n${fresh.log}`);
       assert.ok(acked > CLIENTS * 4, `${acked} acknowledged messages`);
+      // What a client sent before it saw the 1012 was still stored: nothing typed is lost.
+      assert.equal(unacked, 0, 'messages sent but never seen again');
       for (const c of chatters) c.close();
       fresh.child.kill('SIGTERM');
       assert.deepEqual(await withTimeout(fresh.exited, 10_000, 'the new chat to stop'), { code: 0, signal: null });
