@@ -1,8 +1,8 @@
 // hibiki chat page: one WebSocket to the server that served this page, reconnecting with
-// exponential backoff (at once after 1012, a server restart) and resuming every room where it left off — or, against a server that
-// speaks only the talk's JSON, one conversation in basic mode. chat-core.js keeps the state
-// and decides the mode; this file draws it. Everything shown to the user goes through
-// textContent.
+// exponential backoff (at once after 1012, a server restart) and resuming every room where it
+// left off — or, against a server that speaks only the talk's JSON, one conversation in basic
+// mode. chat-core.js keeps the state and decides the mode; this file draws it. Everything shown
+// to the user goes through textContent.
 
 import {
   BASIC, BASIC_ROOM, ChatState, HELLO_TIMEOUT_MS, LOBBY, MAX_ITEMS_PER_ROOM, codePoints,
