@@ -1,12 +1,12 @@
 // hibiki chat page: one WebSocket to the server that served this page, reconnecting with
-// exponential backoff and resuming every room where it left off — or, against a server that
-// speaks only the talk's JSON, one conversation in basic mode. chat-core.js keeps the state
-// and decides the mode; this file draws it. Everything shown to the user goes through
-// textContent.
+// exponential backoff (at once after 1012, a server restart) and resuming every room where it
+// left off — or, against a server that speaks only the talk's JSON, one conversation in basic
+// mode. chat-core.js keeps the state and decides the mode; this file draws it. Everything shown
+// to the user goes through textContent.
 
 import {
-  BASIC, BASIC_ROOM, ChatState, HELLO_TIMEOUT_MS, LOBBY, MAX_ITEMS_PER_ROOM, backoffDelay,
-  codePoints, displayName, hueFor, initials, socketUrl,
+  BASIC, BASIC_ROOM, ChatState, HELLO_TIMEOUT_MS, LOBBY, MAX_ITEMS_PER_ROOM, codePoints,
+  displayName, hueFor, initials, reconnectDelay, socketUrl,
 } from './chat-core.js';
 
 const MAX_LOG_ENTRIES = 300;
@@ -164,17 +164,19 @@ function onClose(ws, ev) {
   const reason = ev.reason ? ` "${ev.reason}"` : '';
   logLine('event', `closed: code ${ev.code}${reason}${ev.wasClean ? '' : ' (not clean)'}`);
   apply(state.endSession());
-  scheduleReconnect();
+  scheduleReconnect(ev.code);
 }
 
-function scheduleReconnect() {
+// `code`: the close code that ended the last connection (1012: the server restarts, reconnect
+// at once).
+function scheduleReconnect(code) {
   clearRetryTimers();
   if (!navigator.onLine) {
     // The 'online' listener reconnects as soon as the browser has a network again.
     setStatus('offline', 'waiting for the network');
     return;
   }
-  const delay = backoffDelay(conn.attempt);
+  const delay = reconnectDelay(code, conn.attempt);
   conn.attempt += 1;
   const due = Date.now() + delay;
   logLine('event', `reconnecting in ${(delay / 1000).toFixed(1)} s (attempt ${conn.attempt})`);

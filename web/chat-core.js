@@ -30,6 +30,19 @@ export function backoffDelay(attempt, random = Math.random) {
   return Math.round(Math.min(RECONNECT_MAX_MS, jittered));
 }
 
+/** Close code of a server that restarts: its successor already listens (docs/CHAT-PROTOCOL.md). */
+export const SERVICE_RESTART = 1012;
+
+/**
+ * Delay before reconnecting after a close with `code`, when `attempt` reconnects failed since
+ * the last open: none after 1012 (a successor takes the connection and resume fills the gap),
+ * else backoffDelay(attempt).
+ */
+export function reconnectDelay(code, attempt, random = Math.random) {
+  if (code === SERVICE_RESTART && attempt === 0) return 0;
+  return backoffDelay(attempt, random);
+}
+
 /** Stable hue for a sender. Numeric ids step by the golden angle so neighbours differ. */
 export function hueFor(key) {
   if (/^\d+$/.test(key)) return Math.round((Number(key) * 137.508) % 360);

@@ -46,6 +46,10 @@ struct ServerOptions {
   std::uint32_t threads = 1;
   std::string host = "0.0.0.0";  // listen address; "::" for IPv6 (and IPv4 where mapped)
   std::uint16_t port = 8080;     // 0: the kernel picks a free port (see Server::port())
+  // Set SO_REUSEPORT on every listener even with one loop, so that another process (of the
+  // same user) can listen on the same port while this one runs: the successor of a restart
+  // without a gap. With threads > 1 it is set anyway; false keeps a single loop's port its own.
+  bool reuse_port = false;
   // HTTP request head (request line + headers) limits; past them 431.
   std::size_t max_header_bytes = 8192;
   std::size_t max_headers = 64;

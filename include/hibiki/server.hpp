@@ -176,6 +176,9 @@ class Server {
   // shutdown_timeout_ms for the close handshakes, then run() returns.
   // Async-signal-safe and callable from any thread.
   void stop();
+  // The same with another close code for the clients, e.g. close_code::kServiceRestart (1012)
+  // when a successor takes over: they may reconnect at once. Async-signal-safe.
+  void stop(std::uint16_t code);
   // Loads the TLS certificate and key files again for new connections, the main listener's and
   // those of listeners added with their own ListenerTls; open connections keep theirs. Files
   // that cannot be loaded are logged and that listener keeps its current certificate.

@@ -35,6 +35,8 @@ inline constexpr std::uint16_t kInvalidPayload = 1007;
 inline constexpr std::uint16_t kPolicyViolation = 1008;
 inline constexpr std::uint16_t kMessageTooBig = 1009;
 inline constexpr std::uint16_t kInternalError = 1011;
+// The server is restarting: reconnect at once (its successor takes the connection).
+inline constexpr std::uint16_t kServiceRestart = 1012;
 }  // namespace close_code
 
 class WebSocket {

@@ -1,5 +1,6 @@
 // The `hibiki` program: parses the command line, builds the server for the chosen job, handles
-// SIGINT/SIGTERM as a graceful stop, and reports where it listens.
+// SIGINT/SIGTERM as a graceful stop, SIGUSR2 as a stop for a successor (close 1012, see
+// docs/OPERATIONS.md), and reports where it listens.
 #include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -33,6 +34,17 @@ extern "C" void on_reload_signal(int) {
 extern "C" void on_stop_signal(int) {
   // Server::stop() only stores a flag and writes an eventfd: async-signal-safe.
   if (hibiki::Server* server = running_server.load()) server->stop();
+}
+
+std::atomic<bool> handover_requested{false};
+
+extern "C" void on_handover_signal(int) {
+  // A successor takes over: clients get 1012 and reconnect at once. Asked before the server
+  // runs (a successor that starts while this process does), it is done once it runs.
+  handover_requested.store(true);
+  if (hibiki::Server* server = running_server.load()) {
+    server->stop(hibiki::close_code::kServiceRestart);
+  }
 }
 
 // Each connection is a descriptor: allow as many as the hard limit permits (the soft default,
@@ -83,6 +95,10 @@ void report_failure(const std::string& job, const std::string& what) {
 int serve(hibiki::Server& server, const std::string& job,
           const std::function<std::string()>& bind) {
   raise_descriptor_limit();
+  struct sigaction handover {};
+  handover.sa_handler = on_handover_signal;
+  sigemptyset(&handover.sa_mask);
+  ::sigaction(SIGUSR2, &handover, nullptr);
   try {
     const std::string where = bind();
     hibiki::log_notice("hibiki " + job + " listening on " + where,
@@ -92,6 +108,7 @@ int serve(hibiki::Server& server, const std::string& job,
     return 1;
   }
   running_server.store(&server);
+  if (handover_requested.load()) server.stop(hibiki::close_code::kServiceRestart);
   install_signal_handlers();
   const int status = server.run();
   running_server.store(nullptr);

@@ -86,6 +86,7 @@ struct Connection {
   bool flush_queued : 1 = false;  // listed in ServerCore::dirty_ for this turn
   bool peer_hung_up : 1 = false;  // epoll reported the peer's FIN or an error: read to EOF
   bool compressed : 1 = false;    // permessage-deflate agreed (state in extras->compression)
+  bool served : 1 = false;        // plain HTTP: answered a request (idle now: keep-alive)
 
   [[nodiscard]] bool has_queued() const { return queue && !queue->empty(); }
   [[nodiscard]] std::size_t buffered() const { return queue ? queue->size() : 0; }

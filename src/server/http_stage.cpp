@@ -278,6 +278,8 @@ bool ServerCore::complete_upgrade(Connection& c, std::string_view key, std::stri
     loop_.timers().disarm(c.slot);
   }
   if (const auto& on_open = routes_.ws_handlers[route].on_open) on_open(handle(c));
+  // A handshake that was under way when a restart began: the client reconnects at once.
+  if (stopping_ && c.state == ConnectionState::open) close_connection(c, stop_code_, kRestarting);
   return c.state != ConnectionState::closed;
 }
 
@@ -322,8 +324,9 @@ void ServerCore::serve_http(Connection& c, const protocol::HttpRequest& request,
   auto route = routes_.http.find(route_key(method, request.path));
   if (route == routes_.http.end()) route = routes_.http.find(route_key(method, "*"));
   const auto connection = request.header("Connection");
-  c.keep_alive =
-      request.version_minor >= 1 && !(connection && protocol::has_token(*connection, "close"));
+  // Stopping (a restart lets handshakes under way finish): answer this one, then close.
+  c.keep_alive = !stopping_ && request.version_minor >= 1 &&
+                 !(connection && protocol::has_token(*connection, "close"));
   if (route != routes_.http.end() && route->second.later) {
     // Answered later: further requests wait in the inbox (HTTP/1.1 answers in order).
     server::ConnectionExtras& extras = c.more();
@@ -390,6 +393,7 @@ void ServerCore::answer_http(Connection& c, const HttpResponse& response, bool h
     head += name + ": " + value + "\r\n";
   if (!c.keep_alive) head += "Connection: close\r\n";
   head += "\r\n";
+  c.served = true;
   const std::span<const std::byte> body =
       head_only || bodiless ? std::span<const std::byte>{} : as_bytes(response.body);
   if (!write_raw(c, as_bytes(head), body, /*now=*/true)) return;

@@ -119,7 +119,10 @@ int Server::run() {
   return group_->run();
 }
 void Server::stop() {
-  group_->request_stop();
+  group_->request_stop(close_code::kGoingAway);
+}
+void Server::stop(std::uint16_t code) {
+  group_->request_stop(code);
 }
 void Server::reload_tls() {
   group_->request_tls_reload();

@@ -169,7 +169,9 @@ void ServerCore::request_tls_reload() {
   loop_.wake();
 }
 
-void ServerCore::request_stop() {
+void ServerCore::request_stop(std::uint16_t code) {
+  // Before the flag: the loop reads the code once it sees the request.
+  stop_close_code_.store(code, std::memory_order_relaxed);
   stop_requested_.store(true, std::memory_order_release);
   loop_.wake();
 }
@@ -233,21 +235,30 @@ void ServerCore::begin_shutdown() {
     loop_.unwatch(listener.fd.get());
     listener.fd.reset();
   }
+  const std::uint16_t code = stop_close_code_.load(std::memory_order_relaxed);
+  stop_code_ = code;
+  const bool restart = code == close_code::kServiceRestart;
+  const char* reason = restart ? kRestarting : "server shutting down";
   // Every loop stops at once; the first speaks for all of them.
   if (index_ == 0) {
     log(LogLevel::info,
         "shutting down: closing " + std::to_string(group_.connection_count()) +
-            " connection(s) with 1001",
-        {{"connections", group_.connection_count()}, {"code", 1001}});
+            " connection(s) with " + std::to_string(code),
+        {{"connections", group_.connection_count()}, {"code", code}});
   }
   for (auto& slot : slots_) {
     Connection* c = slot.connection.get();
     if (c == nullptr) continue;
     if (c->state == ConnectionState::open) {
-      close_connection(*c, close_code::kGoingAway, "server shutting down");
+      close_connection(*c, code, reason);
+    } else if (restart && c->state == ConnectionState::http && !c->served) {
+      // A successor listens: a handshake under way (accepted, its request not read yet)
+      // finishes here within the shutdown timeout, then closes with 1012, instead of a reset
+      // the client would see as a failed connection. Idle keep-alive connections just close.
+      continue;
     } else if (c->state == ConnectionState::http || c->state == ConnectionState::upgrading ||
                c->state == ConnectionState::responding) {
-      schedule_destroy(*c, close_code::kGoingAway, "server shutting down");
+      schedule_destroy(*c, code, reason);
     }
   }
 }

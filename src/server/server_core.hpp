@@ -62,7 +62,7 @@ class ServerCore final : public net::LoopHandler {
   [[nodiscard]] bool application_busy() const { return busy_check_ && busy_check_(); }
   int run();
   // Safe from any thread and from signal handlers.
-  void request_stop();
+  void request_stop(std::uint16_t code);
   void request_tls_reload();
   // Delivers to this loop's subscribers of `topic`; returns how many it was queued on.
   std::size_t publish_local(std::string_view topic, std::string_view message, MessageKind kind);
@@ -230,6 +230,15 @@ class ServerCore final : public net::LoopHandler {
   std::string compress_scratch_;  // one message compressed for one connection
   std::unique_ptr<std::byte[]> read_buffer_;
   std::atomic<bool> stop_requested_{false};
+  std::atomic<std::uint16_t> stop_close_code_{close_code::kGoingAway};
+  std::uint16_t stop_code_ = close_code::kGoingAway;  // of the stop under way
+  // Closed by a restart (stop with 1012): its data frames still reach on_message until the
+  // peer's close frame.
+  [[nodiscard]] bool delivers_while_closing(const server::Connection& c) const {
+    return stopping_ && stop_code_ == close_code::kServiceRestart &&
+           c.close_code == close_code::kServiceRestart;
+  }
+  static constexpr const char* kRestarting = "server restarting";
   std::atomic<bool> tls_reload_requested_{false};
   std::shared_ptr<const net::TlsContext> tls_context_;  // ServerOptions' files; null: plain
   bool stopping_ = false;

@@ -63,8 +63,9 @@ void ServerGroup::add_http_route(std::string method, std::string path, HttpRoute
 
 std::uint16_t ServerGroup::listen() {
   // One listener per loop on the same port; the kernel spreads new connections among them.
-  // A single loop does without SO_REUSEPORT, so no other process can share its port.
-  const bool reuse_port = cores_.size() > 1;
+  // A single loop does without SO_REUSEPORT, so no other process can share its port, unless
+  // the application asks for it (a successor started while this process runs).
+  const bool reuse_port = cores_.size() > 1 || options_.reuse_port;
   port_ = cores_.front()->listen(options_.port, reuse_port);
   for (std::size_t i = 1; i < cores_.size(); ++i)
     cores_[i]->listen(port_, reuse_port);
@@ -78,7 +79,7 @@ std::uint16_t ServerGroup::listen(const std::string& host, std::uint16_t port,
     throw std::runtime_error(
         "a listener's TLS needs both a certificate file and a private key file");
   }
-  const bool reuse_port = cores_.size() > 1;
+  const bool reuse_port = cores_.size() > 1 || options_.reuse_port;
   const std::uint16_t bound = cores_.front()->add_listener(host, port, reuse_port, own_tls);
   for (std::size_t i = 1; i < cores_.size(); ++i)
     cores_[i]->add_listener(host, bound, reuse_port, own_tls);
@@ -97,9 +98,9 @@ int ServerGroup::run() {
   return result;
 }
 
-void ServerGroup::request_stop() {
+void ServerGroup::request_stop(std::uint16_t code) {
   for (const auto& core : cores_)
-    core->request_stop();
+    core->request_stop(code);
 }
 
 void ServerGroup::request_tls_reload() {

@@ -121,7 +121,7 @@ class ServerGroup {
   [[nodiscard]] std::uint16_t port() const { return port_; }
   // Runs loop 0 on this thread and the others on threads of their own; returns when all stop.
   int run();
-  void request_stop();
+  void request_stop(std::uint16_t code);
   void request_tls_reload();
   // From a loop: delivers on it at once and posts to the others. From any other thread: posts
   // to every loop. Returns the subscribers queued on the calling loop.

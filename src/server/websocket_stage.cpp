@@ -79,8 +79,10 @@ void ServerCore::handle_frames(Connection& c, std::span<std::byte> bytes) {
       continue;
     }
     // After our close frame, data is discarded (RFC 6455 §7.1.2) but still parsed so the
-    // peer's close frame is found.
-    if (c.state != ConnectionState::open) continue;
+    // peer's close frame is found. Not during a restart (a stop with 1012): what the client
+    // sent before it saw our close still reaches the application, so a message typed at that
+    // moment is handled (the chat stores it; the successor's history has it), not lost.
+    if (c.state != ConnectionState::open && !delivers_while_closing(c)) continue;
     if (event.compressed) {
       receive_compressed(c, event);
       continue;

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  BASIC, BASIC_ROOM, ChatState, HIBIKI, backoffDelay, displayName, hueFor, isValidName,
-  isValidRoom, parseBody, serverHint,
+  BASIC, BASIC_ROOM, ChatState, HIBIKI, SERVICE_RESTART, backoffDelay, displayName, hueFor,
+  isValidName, isValidRoom, parseBody, reconnectDelay, serverHint,
 } from '../../web/chat-core.js';
 
 const msg = (room, id, text, fromId = '2', name = 'bo') => ({
@@ -171,6 +171,16 @@ describe('chat-core', () => {
     assert.notEqual(hueFor('1'), hueFor('2'));
     assert.equal(backoffDelay(0, () => 0.5), 1000);
     assert.equal(backoffDelay(10, () => 1), 30_000);
+  });
+
+  test('a server restart (1012) is followed by an immediate reconnect, then backoff', () => {
+    assert.equal(SERVICE_RESTART, 1012);
+    assert.equal(reconnectDelay(1012, 0, () => 0.5), 0);
+    // The successor was not there: the next attempts back off as usual.
+    assert.equal(reconnectDelay(1012, 1, () => 0.5), 2000);
+    assert.equal(reconnectDelay(1001, 0, () => 0.5), 1000);
+    assert.equal(reconnectDelay(1006, 0, () => 0.5), 1000);
+    assert.equal(reconnectDelay(undefined, 3, () => 0.5), 8000);
   });
 });
 

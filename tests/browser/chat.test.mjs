@@ -1,6 +1,6 @@
 // The chat page in a real (headless) Chromium: two people, names, two rooms, presence, history
-// after a reload, and a kill -9 of the server that the open pages survive, showing what they
-// missed exactly once.
+// after a reload, a kill -9 of the server that the open pages survive, showing what they
+// missed exactly once, and a restart with a successor (1012) they reconnect through at once.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import {
-  REPO_ROOT, joinChat, killServer, startServer, stopServer,
+  REPO_ROOT, joinChat, killServer, startServer, stopServer, withTimeout,
 } from '../integration/lib/server.mjs';
 import { lastMessage as lastMessageWithin, openGuardedPage } from './lib/guarded-page.mjs';
 
@@ -246,6 +246,30 @@ describe('chat page', { timeout: 120_000 }, () => {
       assert.equal(await countText(user.page, 'back to normal'), 1);
     }
     await users.b.page.screenshot({ path: join(ARTIFACTS, 'chat-phone-after-restart.png') });
+  });
+
+  test('a successor on the same port takes over (1012): the pages reconnect at once, miss nothing', async () => {
+    const { a, b } = users;
+    const old = server;
+    const successor = await startServer('chat', { db, port: old.port });
+    // The successor told the old process to go (SIGUSR2): it closed everyone with 1012.
+    const exit = await withTimeout(old.exited, 15_000, 'the old process to hand over');
+    assert.deepEqual(exit, { code: 0, signal: null });
+    server = successor;
+    const writer = await joinChat(server, '/', { name: 'after-restart' });
+    writers.push(writer);
+    await writer.client.send('{"action":"message","room":"lobby","message":"said after the handover"}');
+    for (const user of [a, b]) {
+      await user.page.waitForSelector('#status[data-state="online"]', { timeout: 5000 });
+      const log = await user.page.$$eval('#log .log-text', (n) => n.map((x) => x.textContent));
+      assert.ok(log.some((t) => t.includes('closed: code 1012')), log.join('\n'));
+      assert.ok(log.some((t) => t.includes('reconnecting in 0.0 s')), log.join('\n'));
+      if ((await user.page.textContent('#room-name')) !== 'lobby') await switchRoom(user, 'lobby');
+      await lastMessage(user.page, 'said after the handover');
+      assert.equal(await countText(user.page, 'said after the handover'), 1);
+      const ids = await user.page.$$eval('#messages .msg[data-id]', (n) => n.map((x) => x.dataset.id));
+      assert.equal(new Set(ids).size, ids.length, `no duplicates: ${ids}`);
+    }
   });
 
   test('no page errors, dialogs or off-host requests happened', () => {

@@ -1,6 +1,8 @@
 // The echo application.
 #include "apps/echo/echo_app.hpp"
 
+#include <string>
+
 #include "hibiki/stats.hpp"
 
 namespace hibiki::apps {
@@ -19,6 +21,17 @@ void mount_echo(Server& server) {
   server.ws("*", {.on_message = [](WebSocket ws, std::string_view message, MessageKind kind) {
               ws.send(message, kind);
             }});
+  // Alive, and ready: the routes answer only once the server listens, and the echo needs
+  // nothing else. What a load balancer checks.
+  server.get("/healthz", [&server](const HttpRequestView&, HttpResponse& response) {
+    response.content_type = "application/json";
+    response.body =
+        R"({"status":"ok","connections":)" + std::to_string(server.connection_count()) + "}";
+  });
+  server.get("/readyz", [](const HttpRequestView&, HttpResponse& response) {
+    response.content_type = "application/json";
+    response.body = R"({"status":"ready"})";
+  });
   server.get("/metrics", [&server](const HttpRequestView&, HttpResponse& response) {
     response.content_type = "text/plain; version=0.0.4";
     response.body = metrics_text(server.stats());

@@ -9,7 +9,8 @@ namespace hibiki::apps {
 // Defaults for the echo job: 16 MiB messages, room to buffer two of them per connection.
 ServerOptions echo_server_defaults();
 
-// The echo endpoint on every path, and GET /metrics (Prometheus text).
+// The echo endpoint on every path, GET /healthz and /readyz (JSON), and GET /metrics
+// (Prometheus text).
 void mount_echo(Server& server);
 
 }  // namespace hibiki::apps

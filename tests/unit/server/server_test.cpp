@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -90,6 +92,63 @@ TEST(Server, on_close_reports_the_peers_code_and_reason_once) {
   EXPECT_EQ(closes.load(), 1);
   EXPECT_EQ(code.load(), 4000);
   EXPECT_EQ(reason, "done");
+}
+
+TEST(Server, stop_with_a_code_closes_every_client_with_it) {
+  Server server(loopback());
+  std::atomic<std::uint16_t> code{0};
+  std::atomic<int> opens{0};
+  std::string after_close;  // written on the loop, read after join()
+  server.ws("/", {.on_open = [&](WebSocket) { ++opens; },
+                  .on_message = [&](WebSocket, std::string_view m,
+                                    MessageKind) { after_close = std::string(m); },
+                  .on_close = [&](WebSocket, std::uint16_t c, std::string_view) { code = c; }});
+  const std::uint16_t port = server.listen();
+  std::thread thread([&] { server.run(); });
+  {
+    TestClient open_client(port);
+    open_client.handshake();
+    // Accepted, its request not sent yet: a restart lets it finish, then closes it with the code.
+    TestClient late_client(port);
+    while (opens.load() < 1)
+      std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the loop accepts late_client
+    server.stop(close_code::kServiceRestart);
+    auto close = open_client.next_frame();
+    ASSERT_TRUE(close);
+    EXPECT_EQ(close->opcode, Opcode::close);
+    EXPECT_EQ(close->payload.substr(0, 2), std::string("\x03\xf4"));  // 1012
+    // Sent before this client saw the close: during a restart it still reaches the handler.
+    open_client.send(Opcode::text, "typed while restarting");
+    open_client.send(Opcode::close, close->payload.substr(0, 2));
+    EXPECT_TRUE(open_client.wait_eof());
+    EXPECT_NE(late_client.handshake().find("101 Switching Protocols"), std::string::npos);
+    auto late_close = late_client.next_frame();
+    ASSERT_TRUE(late_close);
+    EXPECT_EQ(late_close->opcode, Opcode::close);
+    EXPECT_EQ(late_close->payload.substr(0, 2), std::string("\x03\xf4"));
+    late_client.send(Opcode::close, late_close->payload.substr(0, 2));
+    EXPECT_TRUE(late_client.wait_eof());
+  }  // both clients close: the server's drain ends
+  thread.join();
+  EXPECT_EQ(code.load(), close_code::kServiceRestart);
+  EXPECT_EQ(opens.load(), 2);
+  EXPECT_EQ(after_close, "typed while restarting");
+}
+
+TEST(Server, reuse_port_lets_a_second_single_loop_server_share_the_port) {
+  ServerOptions options = loopback();
+  options.reuse_port = true;
+  Server first(options);
+  first.get("/who", [](const HttpRequestView&, HttpResponse& r) { r.body = "first"; });
+  options.port = first.listen();
+  Server second(options);
+  second.get("/who", [](const HttpRequestView&, HttpResponse& r) { r.body = "second"; });
+  EXPECT_EQ(second.listen(), options.port);
+  ServerOptions alone = loopback();
+  alone.port = options.port;
+  Server third(alone);  // without the option the port stays theirs
+  EXPECT_THROW(third.listen(), std::system_error);
 }
 
 TEST(Server, on_close_reports_1006_when_tcp_drops_without_a_close_frame) {
