@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, ASan+UBSan, build/fuzz) and runs each for a bounded time.
 #   fuzz/run.sh [seconds-per-target] [target...]     default: 30 s, every target
+#   fuzz/run.sh --build-only                          builds every target, runs none
 # Seeds come from fuzz/corpus/<target> (read only); new units go to build/fuzz/corpus/<target>
 # and crashers to build/fuzz/artifacts/<target>. FUZZ_JOBS=N runs N targets at once (default
 # 1); every fuzzer runs under nice -n 19. Exits non-zero if any target found something.
@@ -9,6 +10,11 @@ cd "$(dirname "$0")/.."
 
 all_targets=(http_request_fuzz handshake_fuzz frame_stream_fuzz utf8_fuzz permessage_deflate_fuzz
   chat_json_fuzz gateway_message_fuzz gateway_management_fuzz gateway_config_fuzz)
+build_only=0
+if [[ "${1:-}" == --build-only ]]; then
+  build_only=1
+  shift
+fi
 seconds="${1:-30}"
 shift || true
 targets=("$@")
@@ -23,6 +29,7 @@ ninja -C "$build" -j"$(nproc)" "${targets[@]}" | grep -vE "^\[|^ninja: (Entering
 status=${PIPESTATUS[0]}
 set -e
 ((status == 0)) || exit "$status"
+((build_only)) && exit 0
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"

@@ -47,25 +47,50 @@ format_check() {
 suite "layering" scripts/check-layers.sh
 suite "clang-format" format_check
 suite "build (debug)" scripts/build.sh debug
+# The other builds go on in the background at the lowest priority while the debug suites run
+# (those wait on sockets and timers more than they compute); each build suite below first waits
+# for its flavour there, then finds it built (or builds what is left, and reports a failure).
+prebuild_dir=$(mktemp -d)
+(
+  for flavour in release asan fuzz tsan; do
+    if [[ $flavour == fuzz ]]; then
+      nice -n 19 fuzz/run.sh --build-only >"$prebuild_dir/$flavour.log" 2>&1
+    else
+      nice -n 19 scripts/build.sh "$flavour" >"$prebuild_dir/$flavour.log" 2>&1
+    fi
+    touch "$prebuild_dir/$flavour.done"
+  done
+) &
+prebuild_pid=$!
+trap 'kill "$prebuild_pid" 2>/dev/null; rm -rf "$prebuild_dir"' EXIT
+await_prebuild() {
+  while [[ ! -e "$prebuild_dir/$1.done" ]] && kill -0 "$prebuild_pid" 2>/dev/null; do
+    sleep 1
+  done
+}
 suite "unit tests (debug)" ctest --test-dir build/debug --output-on-failure -j2 --timeout 120
 suite "integration, Node ws (debug)" integration_node debug
 suite "integration, Python websockets (debug)" integration_python debug
 suite "conformance, Autobahn cases 1-10, 12-13 (debug)" conformance debug
 suite "browser, headless Chromium (debug)" env HIBIKI_BIN="$root/build/debug/hibiki" node --test tests/browser/
 # The release build is what README's run command starts: it must build too (-O3 warns more).
+await_prebuild release
 suite "build (release)" scripts/build.sh release
 # What `cmake --install` and the Debian packages deliver, on that release build.
 suite "install: examples against the installed library, find_package and pkg-config (release)" \
   tests/install/library_test.sh
 suite "Debian packages: lintian, dpkg -i, echo, systemd-analyze, purge (release)" \
   tests/install/package_test.sh
+await_prebuild asan
 suite "build (ASan+UBSan)" scripts/build.sh asan
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 suite "unit tests (ASan+UBSan)" ctest --test-dir build/asan --output-on-failure -j2 --timeout 300
-suite "fuzz smoke, libFuzzer 5 s per target (ASan+UBSan)" fuzz/run.sh 5
+await_prebuild fuzz
+suite "fuzz smoke, libFuzzer 5 s per target (ASan+UBSan)" env FUZZ_JOBS=2 fuzz/run.sh 5
 suite "integration, Node ws (ASan+UBSan)" integration_node asan
 suite "integration, Python websockets (ASan+UBSan)" integration_python asan
 suite "conformance, Autobahn cases 1-10, 12-13 (ASan+UBSan)" conformance asan
+await_prebuild tsan
 suite "build (TSan, server and cluster unit tests)" scripts/build.sh tsan
 suite "unit tests, several loops at once (TSan)" env TSAN_OPTIONS=halt_on_error=1 \
   build/tsan/tests/unit/server/server_tests
