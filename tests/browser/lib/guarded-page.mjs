@@ -7,10 +7,12 @@ const EXPECTED_CONSOLE_NOISE = /WebSocket connection|ERR_CONNECTION_REFUSED/;
 
 /**
  * Opens `url` in a new context of `browser` and waits until the page says it is online.
- * Returns { context, page, problems }.
+ * `initScript` (optional) runs in the page before its own scripts. Returns { context, page,
+ * problems }.
  */
-export async function openGuardedPage(browser, url, { contextOptions, timeout }) {
+export async function openGuardedPage(browser, url, { contextOptions, timeout, initScript }) {
   const context = await browser.newContext(contextOptions);
+  if (initScript) await context.addInitScript(initScript);
   const problems = [];
   await context.route('**/*', (route) => {
     const target = new URL(route.request().url());
