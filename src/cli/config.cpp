@@ -13,8 +13,12 @@
 #include <sstream>
 #include <vector>
 
+#include "apps/common/one_line.hpp"
+
 namespace hibiki::cli {
 namespace {
+
+using apps::one_line;
 
 // A value that goes to an option, and where it was written.
 struct Layer {
@@ -39,30 +43,6 @@ bool is_repeatable(const CLI::Option& option) {
 
 std::string key_of(const CLI::Option& option) {
   return option.get_single_name();
-}
-
-// Control characters (a quoted TOML key may hold them, so may an environment variable) as
-// \n, \r, \t or \xHH: an error is always one line.
-std::string one_line(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char ch : text) {
-    const auto byte = static_cast<unsigned char>(ch);
-    if (ch == '\n') {
-      out += "\\n";
-    } else if (ch == '\r') {
-      out += "\\r";
-    } else if (ch == '\t') {
-      out += "\\t";
-    } else if (byte < 0x20 || byte == 0x7F) {
-      out += "\\x";
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0x0F];
-    } else {
-      out += ch;
-    }
-  }
-  return out;
 }
 
 std::string shortest(double value) {

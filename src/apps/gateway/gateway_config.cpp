@@ -3,6 +3,7 @@
 // without reading this file.
 #include "apps/gateway/gateway_config.hpp"
 
+#include "apps/common/one_line.hpp"
 #include "hibiki/cluster.hpp"
 
 #include <toml++/toml.h>
@@ -357,32 +358,6 @@ void read_authorizer(const toml::table& table, GatewayConfig& config, std::strin
     r.fail("region", "must be 1 or more characters of a-z, 0-9 and '-', e.g. \"us-east-1\"");
   }
   if (r.ok()) config.authorizer = std::move(authorizer);
-}
-
-// The error as one line: a quoted TOML key may hold control characters ("a\nb"), and so may
-// the text toml++ quotes in a syntax error (the bytes it stopped at); they are written as \n,
-// \r, \t or \xHH.
-std::string one_line(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (const char ch : text) {
-    const auto byte = static_cast<unsigned char>(ch);
-    if (ch == '\n') {
-      out += "\\n";
-    } else if (ch == '\r') {
-      out += "\\r";
-    } else if (ch == '\t') {
-      out += "\\t";
-    } else if (byte < 0x20 || byte == 0x7F) {
-      out += "\\x";
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0x0F];
-    } else {
-      out += ch;
-    }
-  }
-  return out;
 }
 
 }  // namespace
