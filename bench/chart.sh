@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Draws the results of bench/compare.py as an SVG bar chart with gnuplot: for each workload, the
-# server's CPU per unit of work relative to Node ws (lower is better, log scale) for hibiki and
-# Bun (measured side by side with Node ws; whiskers are the min-max of the per-round ratios)
-# and uWebSockets (its anchor against Node ws's anchor in ../shared/bench/ANCHORS.md: derived).
+# Draws the results of bench/compare.py as an SVG bar chart with gnuplot: for each workload, each
+# server's CPU per unit of work relative to the best anchor measured in the same run (the lower
+# median of uWebSockets and Bun; lower is better, log scale). hibiki's whiskers are the min-max
+# of its per-round ratios to that anchor.
 #   bench/chart.sh bench/results/latest.json docs/benchmarks.svg   (OUT.png: the same as PNG)
 set -euo pipefail
 if [[ $# -ne 2 ]]; then
@@ -30,16 +30,44 @@ if meta.get("mode") != "compare":
     sys.exit(f"chart.sh: {results_path} is not a bench/compare.py comparison "
              f"(mode {meta.get('mode')!r})")
 
-names = {"echo32": "echo 32 B", "echo16k": "echo 16 KiB", "broadcast": "broadcast to 1,000",
-         "connect": "handshakes", "idle": "idle (RSS per conn)"}
-workloads = [w for w in meta.get("workloads", summary) if w in summary]
+names = {"echo32": "echo 32 B", "echo16k": "echo 16 KiB", "broadcast": "broadcast",
+         "connect": "handshakes", "idle": "idle RSS", "echo32-wss": "wss echo 32 B",
+         "broadcast-wss": "wss broadcast", "connect-wss": "wss handshakes",
+         "idle-wss": "wss idle RSS", "broadcast-deflate": "deflate broadcast"}
+
+
+def median(entry, server):
+    figure = entry["servers"].get(server, {}).get("figure")
+    return figure["median"] if figure else None
+
+
+def best_anchor(entry):
+    medians = [(median(entry, a), a) for a in ("uws", "bun") if median(entry, a)]
+    return min(medians)[1] if medians else None
+
+
+def relative(server):
+    def get(entry):
+        best = best_anchor(entry)
+        if not best or not median(entry, server):
+            return None
+        if server == "hibiki":
+            # Per-round ratios give the whiskers; the bar is their median.
+            ratio = entry["ratios"].get(f"hibiki/{best}")
+            if ratio:
+                return ratio
+        return {"median": median(entry, server) / median(entry, best)}
+    return get
+
+
 series = [
-    ("hibiki (measured)", "#d1495b", lambda e: e["ratios"].get("hibiki/node-ws")),
-    ("Bun (measured)", "#edae49", lambda e: e["ratios"].get("bun/node-ws")),
-    ("uWebSockets (anchor, derived)", "#00798c",
-     lambda e: ({"median": e["derived"]["uws/node-ws anchor"]}
-                if "uws/node-ws anchor" in e.get("derived", {}) else None)),
+    ("hibiki", "#d1495b", relative("hibiki")),
+    ("uWebSockets", "#00798c", relative("uws")),
+    ("Bun", "#edae49", relative("bun")),
+    ("Node ws", "#8d96a3", relative("node-ws")),
 ]
+workloads = [w for w in meta.get("workloads", summary)
+             if w in summary and best_anchor(summary[w])]
 values = {}
 for s_index, (_, _, get) in enumerate(series):
     for w_index, w in enumerate(workloads):
@@ -48,7 +76,7 @@ for s_index, (_, _, get) in enumerate(series):
             values[(s_index, w_index)] = r
 present = [s for s in range(len(series)) if any((s, w) in values for w in range(len(workloads)))]
 if not present:
-    sys.exit(f"chart.sh: no ratio to Node ws in {results_path} (was node-ws measured?)")
+    sys.exit(f"chart.sh: neither uWebSockets nor Bun was measured in {results_path}")
 
 lows = [min(r.get("min", r["median"]), r["median"]) for r in values.values()]
 highs = [max(r.get("max", r["median"]), r["median"]) for r in values.values()]
@@ -64,7 +92,7 @@ with open(os.path.join(work, "data"), "w") as f:
                 continue
             x = w + (rank - (len(present) - 1) / 2) * width
             low, high = r.get("min", r["median"]), r.get("max", r["median"])
-            label = f"{r['median']:.2g}" if r["median"] < 1 else f"{r['median']:.2f}"
+            label = f"{r['median']:.2g}" if r["median"] < 10 else f"{r['median']:.0f}"
             f.write(f"{x} {r['median']} {x - width / 2} {x + width / 2} {bottom} {r['median']} "
                     f"{low} {high} {max(high, r['median']) * 1.18} \"{label}\"\n")
         f.write("\n\n")
@@ -73,12 +101,12 @@ rounds = meta.get("rounds")
 date = (meta.get("date") or "")[:10]
 versions = meta.get("versions", {})
 subtitle = [
-    f"{date}, {rounds} round(s): medians; whiskers are the min-max of the per-round ratios."
-    + (" Idle: bytes of RSS per connection instead of CPU." if "idle" in workloads else ""),
-    f"hibiki and Bun {versions.get('bun') or ''} measured side by side with Node ws "
-    f"{versions.get('node') or ''}, each server on one core.",
-    "uWebSockets: its anchor over Node ws's anchor in ../shared/bench/ANCHORS.md "
-    "(another day), derived, not measured here.",
+    f"{date}, {rounds} round(s), every server side by side in one interleaved run, one core "
+    f"each: medians; hibiki's whiskers are the min-max of its per-round ratios.",
+    f"Bun {versions.get('bun') or ''}, Node {versions.get('node') or ''} ws, uWebSockets "
+    f"(C++ anchor app, -O3). Idle: bytes of RSS per connection instead of CPU.",
+    "wss: one ECDSA P-256 certificate for every server. Deflate: ~1 KiB chat line, "
+    "permessage-deflate, over ws://.",
 ]
 xtics = ", ".join(f'"{names.get(w, w)}" {i}' for i, w in enumerate(workloads))
 plots = []
@@ -86,20 +114,20 @@ for rank, s in enumerate(present):
     title, color, _ = series[s]
     plots.append(f"data index {rank} using 1:2:3:4:5:6 with boxxyerror fc rgb '{color}' "
                  f"title '{title}'")
-    if s != 2 and any(r.get("max", 0) > r.get("min", 0)
+    if s == 0 and any(r.get("max", 0) > r.get("min", 0)
                       for (vs, _), r in values.items() if vs == s):
         plots.append(f"data index {rank} using 1:7:(0):($8-$7) with vectors nohead lw 1.5 "
                      f"lc rgb '#333333' notitle")
-    plots.append(f"data index {rank} using 1:9:10 with labels font ',10' notitle")
+    plots.append(f"data index {rank} using 1:9:10 with labels font ',8' notitle")
 # SVG for the docs; a .png name gets the same chart as PNG (for a quick look).
-terminal = ("pngcairo size 960,540 noenhanced font 'sans,11' background rgb 'white'"
+terminal = ("pngcairo size 1280,600 noenhanced font 'sans,11' background rgb 'white'"
             if out_path.endswith(".png") else
-            "svg size 960,540 dynamic noenhanced font 'sans,12' background rgb 'white'")
+            "svg size 1280,600 dynamic noenhanced font 'sans,12' background rgb 'white'")
 script = f"""
 set terminal {terminal}
 set output '{out_path}'
 data = '{os.path.join(work, "data")}'
-set label 1 "Server CPU per unit of work, relative to Node ws (lower is better)" at screen 0.5, screen 0.955 center font ',14'
+set label 1 "Server CPU per unit of work, relative to the best of uWebSockets and Bun (lower is better)" at screen 0.5, screen 0.955 center font ',14'
 set label 3 "{subtitle[0]}" at screen 0.5, screen 0.91 center font ',9' tc rgb '#444444'
 set label 4 "{subtitle[1]}" at screen 0.5, screen 0.88 center font ',9' tc rgb '#444444'
 set label 5 "{subtitle[2]}" at screen 0.5, screen 0.85 center font ',9' tc rgb '#444444'
@@ -107,16 +135,16 @@ set tmargin 8
 set logscale y
 set yrange [{bottom}:{top}]
 set format y '%g'
-set ylabel 'server CPU per unit / Node ws (log scale)'
+set ylabel 'server CPU per unit / best anchor (log scale)'
 set xrange [-0.6:{len(workloads) - 0.4}]
 set xtics ({xtics}) nomirror scale 0
 set ytics nomirror
 set grid ytics lc rgb '#dddddd'
 set border 3
-set key outside below center horizontal maxcols 3 reverse Left samplen 1.5 width -3
+set key outside below center horizontal maxcols 4 reverse Left samplen 1.5 width -3
 set style fill solid 0.9 border lc rgb '#555555'
 set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb '#555555'
-set label 2 'Node ws = 1' at graph 1, first 1 right offset -0.5, 0.6 font ',9' tc rgb '#555555'
+set label 2 'best anchor = 1' at graph 1, first 1 right offset -0.5, 0.6 font ',9' tc rgb '#555555'
 plot {", ".join(plots)}
 """
 with open(os.path.join(work, "plot.gp"), "w") as f:

@@ -4,17 +4,25 @@
 Starts each server pinned to core 0, drives it with ../shared/bench/wsload pinned to core 1,
 interleaving servers round-robin (A B C A B C ...), a fresh server process per run. Prints, per
 workload, each server's median (min-max) of the server's CPU per unit of work and throughput,
-wsload's own CPU share, the median of the per-round ratios hibiki/node-ws and hibiki/bun, and
-the anchor figures of ../shared/bench/ANCHORS.md beside them, with a derived hibiki-vs-uWebSockets
-ratio that goes through Node ws, the server measured both there and here. Writes every raw wsload
-result and the summary as JSON.
+wsload's own CPU share, and the median of the per-round ratios hibiki/uws, hibiki/bun and
+hibiki/node-ws. Writes every raw wsload result and the summary as JSON.
+
+uWebSockets ("uws") is measured when a binary of the small anchor app is given (--uws or
+HIBIKI_BENCH_UWS; its OpenSSL build for the wss workloads: --uws-tls or HIBIKI_BENCH_UWS_TLS);
+the project never builds it, and without one it is silently left out. The app takes
+`PORT [--deflate] [--cert FILE --key FILE]` and serves /echo and /chat like the peers.
+
+The *-wss workloads run over TLS against every server with one self-signed ECDSA P-256
+certificate (made once under build/bench-tls/); broadcast-deflate publishes a ~1 KiB chat line
+with permessage-deflate.
 
 --scaling runs hibiki alone with --threads 1 and --threads 2 (echo32 and broadcast), the server
 on both cores instead of one.
 
 Loopback only; every run is bounded by wsload's --duration. Not a test: never fails on noise.
-   /usr/bin/python3 bench/compare.py [--rounds 5] [--workloads echo32,echo16k,broadcast,connect,idle]
-                                     [--servers hibiki,node-ws,bun] [--threads N] [--scaling]
+   /usr/bin/python3 bench/compare.py [--rounds 5] [--workloads echo32,broadcast-wss,...]
+                                     [--servers hibiki,node-ws,bun,uws] [--uws PATH]
+                                     [--uws-tls PATH] [--threads N] [--scaling]
 """
 import argparse
 import datetime
@@ -35,6 +43,13 @@ ANCHORS = os.path.join(ROOT, "..", "shared", "bench", "ANCHORS.md")
 PEERS = os.path.join(ROOT, "bench", "peers")
 BUN = os.path.join(PEERS, "node_modules", "@oven", "bun-linux-x64", "bin", "bun")
 HIBIKI = os.path.join(ROOT, "build", "release", "hibiki")
+TLS_DIR = os.path.join(ROOT, "build", "bench-tls")
+CERT = os.path.join(TLS_DIR, "cert.pem")
+KEY = os.path.join(TLS_DIR, "key.pem")
+
+# The talk's chat line is ~50 bytes: below the size where deflate pays (without context it comes
+# out as large as it went in). The deflate workload publishes a ~1 KiB compressible line instead.
+DEFLATE_LINE = "The quick brown fox jumps over the lazy dog; " * 22
 
 # name -> (wsload arguments, server job, throughput key, unit of the per-unit figure)
 WORKLOADS = {
@@ -51,6 +66,26 @@ WORKLOADS = {
     "idle": (["--mode", "idle", "--connections", "10000", "--duration", "3"], "echo",
              "connected", "bytes of RSS per connection"),
 }
+# The same over wss:// (the TLS handshake costs wsload ~0.6 ms of CPU: fewer idle connections,
+# more time to open them).
+for _name in ("echo32", "broadcast", "connect"):
+    WORKLOADS[_name + "-wss"] = WORKLOADS[_name]
+WORKLOADS["idle-wss"] = (["--mode", "idle", "--connections", "2000", "--connect-timeout", "30",
+                          "--duration", "3"], "echo", "connected", "bytes of RSS per connection")
+WORKLOADS["broadcast-deflate"] = (
+    ["--mode", "broadcast", "--connections", "1000", "--publishers", "1", "--rate", "0",
+     "--inflight", "32", "--drain", "3", "--duration", "5", "--deflate", "--payload-template",
+     '{"action":"message","message":"{ts} ' + DEFLATE_LINE + '"}'], "chat", "deliveries_per_s",
+    "µs per delivery")
+
+
+def variant(workload):
+    """None, "tls" or "deflate": how the servers are started and the URL they get."""
+    if workload.endswith("-wss"):
+        return "tls"
+    if workload.endswith("-deflate"):
+        return "deflate"
+    return None
 
 # Row labels of the "Server CPU per unit" table in ANCHORS.md, by workload.
 ANCHOR_ROWS = {"echo32": "echo 32 B", "echo16k": "echo 16 KiB", "broadcast": "broadcast",
@@ -68,7 +103,18 @@ def free_port():
         return s.getsockname()[1]
 
 
-def hibiki_command(hibiki, kind, port, threads):
+def make_certificate():
+    """One self-signed ECDSA P-256 certificate for localhost, shared by every server."""
+    if os.path.exists(CERT) and os.path.exists(KEY):
+        return
+    os.makedirs(TLS_DIR, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650", "-subj",
+                    "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", KEY, "-out", CERT], check=True, capture_output=True)
+
+
+def hibiki_command(hibiki, kind, port, threads, mode=None):
     job = "chat" if kind == "chat" else "echo"
     command = [hibiki, job, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warn",
                "--idle-timeout", "0", "--max-message", str(16 << 20), "--max-connections",
@@ -78,27 +124,52 @@ def hibiki_command(hibiki, kind, port, threads):
         command += ["--db", ":memory:", "--rate-limit", "0"]
     if threads is not None:
         command += ["--threads", str(threads)]
+    if mode == "tls":
+        command += ["--tls-cert", CERT, "--tls-key", KEY]
+    elif mode == "deflate":
+        # One compression per publish, shared by every subscriber; every message compressed.
+        command += ["--compression", "shared", "--compression-threshold", "0"]
     return command
 
 
-def server_command(name, kind, port, options):
+def peer_flags(mode):
+    if mode == "tls":
+        return ["--tls", CERT, KEY]
+    return ["--deflate"] if mode == "deflate" else []
+
+
+def uws_binary(options, mode):
+    return options.uws_tls if mode == "tls" else options.uws
+
+
+def server_command(name, kind, port, options, mode=None):
     # hibiki-tN: hibiki with --threads N (--scaling).
     match = re.fullmatch(r"hibiki-t(\d+)", name)
     if match:
-        return hibiki_command(options.hibiki, kind, port, int(match.group(1)))
+        return hibiki_command(options.hibiki, kind, port, int(match.group(1)), mode)
     if name == "hibiki":
-        return hibiki_command(options.hibiki, kind, port, options.threads)
+        return hibiki_command(options.hibiki, kind, port, options.threads, mode)
     if name == "node-ws":
-        return ["node", os.path.join(PEERS, "node-ws-server.mjs"), str(port)]
+        return ["node", os.path.join(PEERS, "node-ws-server.mjs"), str(port)] + peer_flags(mode)
     if name == "bun":
-        return [BUN, os.path.join(PEERS, "bun-server.mjs"), str(port)]
+        return [BUN, os.path.join(PEERS, "bun-server.mjs"), str(port)] + peer_flags(mode)
+    if name == "uws":
+        flags = {"tls": ["--cert", CERT, "--key", KEY], "deflate": ["--deflate"]}.get(mode, [])
+        return [uws_binary(options, mode), str(port)] + flags
     raise ValueError(name)
 
 
-def url_for(name, kind, port):
+def url_for(name, kind, port, mode=None):
     hibiki = name.startswith("hibiki")
     path = "/ws" if (hibiki and kind == "chat") else ("/chat" if kind == "chat" else "/echo")
+    if mode == "tls":
+        # The certificate names localhost: SNI and the name are checked against it.
+        return f"wss://localhost:{port}{path}"
     return f"ws://127.0.0.1:{port}{path}"
+
+
+def client_flags(mode):
+    return ["--ca", CERT] if mode == "tls" else []
 
 
 def raise_fd_limit():
@@ -120,17 +191,19 @@ def wait_listening(port, timeout=10.0):
 
 def run_one(wsload, name, workload, options, server_cores, client_cores):
     args, kind, _, _ = WORKLOADS[workload]
+    mode = variant(workload)
     port = free_port()
     server = subprocess.Popen(["taskset", "-c", server_cores] +
-                              server_command(name, kind, port, options),
+                              server_command(name, kind, port, options, mode),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               preexec_fn=raise_fd_limit)
     try:
         if not wait_listening(port):
             return {"error": "server did not listen"}
         time.sleep(0.3)
-        out = subprocess.run(["taskset", "-c", client_cores, wsload, *args, "--server-pid",
-                              str(server.pid), "-q", url_for(name, kind, port)],
+        out = subprocess.run(["taskset", "-c", client_cores, wsload, *args, *client_flags(mode),
+                              "--server-pid", str(server.pid), "-q",
+                              url_for(name, kind, port, mode)],
                              capture_output=True, text=True, timeout=180)
         line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "{}"
         return json.loads(line)
@@ -251,6 +324,8 @@ def run_rounds(wsload, servers, workloads, options, server_cores, client_cores):
     for workload in workloads:
         for round_index in range(options.rounds):
             for name in servers:
+                if name == "uws" and not uws_binary(options, variant(workload)):
+                    continue  # no uWebSockets build of that kind: left out
                 r = run_one(wsload, name, workload, options, server_cores, client_cores)
                 results.setdefault(workload, {}).setdefault(name, []).append(r)
                 print(f"{workload} round {round_index + 1} {name}: {one(figure(r, workload))} "
@@ -278,7 +353,8 @@ def summarize(results, servers):
 
 
 def print_compare(summary, servers, anchors, rounds):
-    others = [s for s in servers if s != "hibiki"]
+    others = sorted((s for s in servers if s != "hibiki"),
+                    key=lambda s: ["uws", "bun", "node-ws"].index(s))
     ratio_names = [f"hibiki/{s}" for s in others]
     if "bun" in servers and "node-ws" in servers:
         ratio_names.append("bun/node-ws")
@@ -310,7 +386,6 @@ def print_compare(summary, servers, anchors, rounds):
               ", ".join(f"{w} {s}: {n}" for (w, s), n in errors.items()))
 
     if not anchors:
-        print(f"\nNo anchor figures ({ANCHORS} not found or without the CPU-per-unit table).")
         return
     print("\nAnchors (../shared/bench/ANCHORS.md, server CPU per unit, measured on another day "
           "under another load: compare their ratios, not their absolute figures). The last "
@@ -390,7 +465,15 @@ def main():
                         "and 2, server on cores " + SCALING_CORES)
     parser.add_argument("--hibiki", default=HIBIKI, help="the hibiki binary (default: "
                         "build/release/hibiki)")
-    parser.add_argument("--anchors", default=ANCHORS)
+    parser.add_argument("--anchors", default=ANCHORS, help="an ANCHORS.md with a \"## Server "
+                        "CPU per unit\" table, for a derived ratio through Node ws (off when it "
+                        "has none)")
+    parser.add_argument("--uws", default=os.environ.get("HIBIKI_BENCH_UWS"),
+                        help="a uWebSockets anchor app built without TLS (default: "
+                        "$HIBIKI_BENCH_UWS); measured as server \"uws\" when given")
+    parser.add_argument("--uws-tls", default=os.environ.get("HIBIKI_BENCH_UWS_TLS"),
+                        help="the same app built with OpenSSL, for the *-wss workloads "
+                        "(default: $HIBIKI_BENCH_UWS_TLS)")
     parser.add_argument("--json", help="where to write raw results and summary (default: "
                         "bench/results/latest.json, or scaling.json with --scaling)")
     options = parser.parse_args()
@@ -403,6 +486,8 @@ def main():
         workloads = (options.workloads or "echo32,broadcast").split(",")
     else:
         default = "hibiki,node-ws,bun" if os.access(BUN, os.X_OK) else "hibiki,node-ws"
+        if options.uws or options.uws_tls:
+            default += ",uws"
         servers = (options.servers or default).split(",")
         workloads = (options.workloads or ",".join(WORKLOADS)).split(",")
         if "hibiki" not in servers:
@@ -415,8 +500,13 @@ def main():
         if workload not in WORKLOADS:
             parser.error(f"unknown workload {workload}")
     for name in servers:
-        if name not in ("hibiki", "node-ws", "bun", "hibiki-t1", "hibiki-t2"):
+        if name not in ("hibiki", "node-ws", "bun", "uws", "hibiki-t1", "hibiki-t2"):
             parser.error(f"unknown server {name}")
+    for binary in (options.uws, options.uws_tls):
+        if "uws" in servers and binary and not os.access(binary, os.X_OK):
+            parser.error(f"no uWebSockets app at {binary}")
+    if any(variant(w) == "tls" for w in workloads):
+        make_certificate()
     if "bun" in servers and not os.access(BUN, os.X_OK):
         parser.error(f"Bun is not installed ({BUN}): run scripts/install-deps.sh --bench")
     if not os.access(options.hibiki, os.X_OK):
@@ -440,7 +530,9 @@ def main():
         "hibiki_threads": options.threads,
         "versions": {"hibiki": version([options.hibiki, "--version"]),
                      "node": version(["node", "--version"]),
-                     "bun": version([BUN, "--version"]) if "bun" in servers else None},
+                     "bun": version([BUN, "--version"]) if "bun" in servers else None,
+                     "uws": {"plain": options.uws, "tls": options.uws_tls}
+                     if "uws" in servers else None},
         "machine": machine(),
     }
 

@@ -6,6 +6,7 @@
 # bench/results/scaling.json and no chart. Arguments go to compare.py.
 #   bench/compare.sh [--rounds 5] [--workloads echo32,broadcast] [--servers hibiki,node-ws,bun]
 #   bench/compare.sh --scaling [--rounds 5]
+#   bench/compare.sh --uws /tmp/uws/app --uws-tls /tmp/uws/app-tls   (also uWebSockets)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --bench >/dev/null
@@ -24,7 +25,7 @@ if ((scaling)); then
   exec /usr/bin/python3 bench/compare.py "$@"
 fi
 /usr/bin/python3 bench/compare.py --json "$json" "$@"
-# The chart needs Node ws in the run (every bar is relative to it).
+# The chart needs uWebSockets or Bun in the run (every bar is relative to the better of them).
 if bench/chart.sh "$json" docs/benchmarks.svg; then
   echo "chart: docs/benchmarks.svg" >&2
 fi

@@ -1,14 +1,21 @@
 // Bun peer for side-by-side benchmarks: /echo echoes, /chat runs the talk's broadcast with
-// Bun's own publish/subscribe. Same settings as the anchors and node-ws-server.mjs: no
-// permessage-deflate, 16 MiB max message, no idle timeout.
+// Bun's own publish/subscribe. Same settings as the anchors and node-ws-server.mjs: 16 MiB max
+// message, no idle timeout, no permessage-deflate unless --deflate (then every send and publish
+// asks for compression); wss:// with --tls CERT KEY.
 //   bench/peers/node_modules/@oven/bun-linux-x64/bin/bun bench/peers/bun-server.mjs PORT
+//       [--tls CERT KEY] [--deflate]
 const port = Number(process.argv[2] ?? 9100);
+const tlsAt = process.argv.indexOf('--tls');
+const tls = tlsAt > 0 ? { cert: Bun.file(process.argv[tlsAt + 1]), key: Bun.file(process.argv[tlsAt + 2]) }
+  : undefined;
+const deflate = process.argv.includes('--deflate');
 const topic = 'chat';
 let nextId = 1;
 
 const server = Bun.serve({
   hostname: '127.0.0.1',
   port,
+  tls,
   fetch(req, srv) {
     const chat = new URL(req.url).pathname.startsWith('/chat');
     // Like node-ws-server.mjs, only chat connections take an id, in the order they open.
@@ -20,7 +27,7 @@ const server = Bun.serve({
     return new Response(null, { status: 404 });
   },
   websocket: {
-    perMessageDeflate: false,
+    perMessageDeflate: deflate,
     maxPayloadLength: 16 << 20,
     idleTimeout: 0,
     sendPings: false,
@@ -30,7 +37,7 @@ const server = Bun.serve({
     message(ws, message) {
       if (!ws.data.chat) {
         // A string for a text message, a Buffer for a binary one: sent back the same kind.
-        ws.send(message);
+        ws.send(message, deflate);
         return;
       }
       let text;
@@ -40,9 +47,9 @@ const server = Bun.serve({
         return;
       }
       // Every subscriber, the sender included; Bun frames the message once for all of them.
-      server.publish(topic, JSON.stringify({ type: 'message', body: `Client ${ws.data.id}: ${text}` }));
+      server.publish(topic, JSON.stringify({ type: 'message', body: `Client ${ws.data.id}: ${text}` }), deflate);
     },
   },
 });
-console.error(`listening on http://127.0.0.1:${server.port}`);
+console.error(`listening on ${tls ? 'https' : 'http'}://127.0.0.1:${server.port}`);
 process.on('SIGTERM', () => process.exit(0));

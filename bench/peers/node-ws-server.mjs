@@ -1,12 +1,21 @@
 // Node `ws` peer for side-by-side benchmarks: /echo echoes, /chat runs the talk's broadcast.
-// Same settings as the anchors: no permessage-deflate, 16 MiB max message, no idle timeout.
-//   node bench/peers/node-ws-server.mjs PORT
+// Same settings as the anchors: 16 MiB max message, no idle timeout, no permessage-deflate unless
+// --deflate (then every message is compressed: threshold 0); wss:// with --tls CERT KEY.
+//   node bench/peers/node-ws-server.mjs PORT [--tls CERT KEY] [--deflate]
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { WebSocketServer } from 'ws';
 
 const port = Number(process.argv[2] ?? 9100);
-const server = http.createServer((req, res) => res.writeHead(404).end());
-const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 << 20 });
+const tlsAt = process.argv.indexOf('--tls');
+const notFound = (req, res) => res.writeHead(404).end();
+const server = tlsAt > 0
+  ? https.createServer({ cert: readFileSync(process.argv[tlsAt + 1]),
+    key: readFileSync(process.argv[tlsAt + 2]) }, notFound)
+  : http.createServer(notFound);
+const perMessageDeflate = process.argv.includes('--deflate') ? { threshold: 0 } : false;
+const wss = new WebSocketServer({ noServer: true, perMessageDeflate, maxPayload: 16 << 20 });
 const chatClients = new Set();
 let nextId = 1;
 
@@ -33,5 +42,5 @@ server.on('upgrade', (req, socket, head) => {
     }
   });
 });
-server.listen(port, '127.0.0.1', () => console.error(`listening on http://127.0.0.1:${port}`));
+server.listen(port, '127.0.0.1', () => console.error(`listening on port ${port}`));
 process.on('SIGTERM', () => process.exit(0));
