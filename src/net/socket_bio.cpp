@@ -13,9 +13,13 @@
 namespace hibiki::net {
 namespace {
 
-// The descriptor rides in the BIO's data pointer: no allocation per connection.
+// The caller's state rides in the BIO's data pointer: no allocation per connection.
+SocketBioState& state_of(BIO* bio) {
+  return *static_cast<SocketBioState*>(BIO_get_data(bio));
+}
+
 int descriptor(BIO* bio) {
-  return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(bio)));
+  return state_of(bio).fd;
 }
 
 // A net/socket result (bytes or -errno) as a BIO answer: 1 with the bytes moved, or 0 with
@@ -29,6 +33,8 @@ int answer(long result, std::size_t* moved) {
 
 int socket_read(BIO* bio, char* data, std::size_t size, std::size_t* got) {
   const long n = read_some(descriptor(bio), {reinterpret_cast<std::byte*>(data), size});
+  // With read-ahead OpenSSL asks for a whole buffer's worth: less than that empties the socket.
+  state_of(bio).drained = n == -EAGAIN || (n > 0 && static_cast<std::size_t>(n) < size);
   BIO_clear_retry_flags(bio);
   if (n == -EAGAIN) BIO_set_retry_read(bio);
   // The end of the stream is remembered for BIO_CTRL_EOF: OpenSSL then reports an EOF without
@@ -81,12 +87,12 @@ const BIO_METHOD* socket_method() {
 
 }  // namespace
 
-BIO* new_socket_bio(int fd) {
+BIO* new_socket_bio(SocketBioState* state) {
   const BIO_METHOD* method = socket_method();
   if (method == nullptr) return nullptr;
   BIO* bio = BIO_new(method);
   if (bio == nullptr) return nullptr;
-  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)));
+  BIO_set_data(bio, state);
   BIO_set_init(bio, 1);
   return bio;
 }

@@ -18,7 +18,11 @@ namespace {
 // TLS records carry at most 16 KiB: gathering that much per SSL_write fills one record.
 constexpr std::size_t kMaxRecordBytes = 16 * 1024;
 
-// TLS 1.2 suites with forward secrecy and AEAD only; TLS 1.3 suites are OpenSSL's defaults.
+// TLS 1.3 suites in the server's order: AES-128-GCM first (AES-NI; four fewer rounds per block
+// than AES-256 and SHA-256 for the key schedule), then the client's other usual choices.
+constexpr const char* kTls13Suites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+// TLS 1.2 suites with forward secrecy and AEAD only.
 constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
@@ -35,6 +39,13 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length,
   }
   // A client that offers only h2 still gets HTTP/1.1 rather than a failed handshake.
   return SSL_TLSEXT_ERR_NOACK;
+}
+
+// SSL_get_error needs an empty error queue before each call it judges. ERR_clear_error wipes
+// all sixteen slots whether or not they hold anything (about a tenth of a small echo's
+// instructions when called before every read and write); peeking first is nearly free.
+void empty_error_queue() {
+  if (ERR_peek_error() != 0) ERR_clear_error();
 }
 
 [[noreturn]] void fail(const std::string& what) {
@@ -58,16 +69,25 @@ TlsContext::TlsContext(const std::string& certificate_chain_file,
   if (context_ == nullptr) fail("cannot create a TLS context");
   SSL_CTX_set_min_proto_version(context_, TLS1_2_VERSION);
   SSL_CTX_set_cipher_list(context_, kTls12Ciphers);
+  SSL_CTX_set_ciphersuites(context_, kTls13Suites);
   SSL_CTX_set_options(
       context_, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-  // Idle connections give their read/write buffers back (about 34 KiB each otherwise); partial
-  // writes let a full socket take what it can.
+  // Idle connections give their read/write buffers back (about 34 KiB each otherwise): OpenSSL
+  // frees each once it is empty, and the next read or write takes the same block back from the
+  // allocator (cheaper, measured, than keeping a buffer per connection warm in the cache).
+  // Partial writes let a full socket take what it can.
   SSL_CTX_set_mode(context_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                                  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Read-ahead: one recv(2) brings every record that arrived instead of two per record (its
+  // 5-byte header, then its body).
+  SSL_CTX_set_read_ahead(context_, 1);
   SSL_CTX_set_alpn_select_cb(context_, select_alpn, nullptr);
   // No server-side session cache: each cached session costs memory per client that ever
   // connected. Clients resume with stateless tickets instead.
   SSL_CTX_set_session_cache_mode(context_, SSL_SESS_CACHE_OFF);
+  // One ticket, not OpenSSL's two: a client resumes a connection with one, and each ticket
+  // costs the handshake a session copy, its encoding and its encryption.
+  SSL_CTX_set_num_tickets(context_, 1);
   if (SSL_CTX_use_certificate_chain_file(context_, certificate_chain_file.c_str()) != 1) {
     SSL_CTX_free(context_);
     fail("cannot load the certificate chain " + certificate_chain_file);
@@ -86,11 +106,12 @@ TlsContext::~TlsContext() {
   SSL_CTX_free(context_);
 }
 
-TlsSession::TlsSession(const TlsContext& context, int fd) : ssl_(SSL_new(context.native())) {
+TlsSession::TlsSession(const TlsContext& context, int fd)
+    : bio_state_{fd}, ssl_(SSL_new(context.native())) {
   if (ssl_ == nullptr) return;
   // Not SSL_set_fd: OpenSSL's socket BIO writes with write(2), which raises SIGPIPE when the
   // peer has reset the connection. This one sends with MSG_NOSIGNAL.
-  BIO* bio = new_socket_bio(fd);
+  BIO* bio = new_socket_bio(&bio_state_);
   if (bio == nullptr) {
     SSL_free(ssl_);
     ssl_ = nullptr;  // handshake() reports -ENOMEM
@@ -107,7 +128,7 @@ TlsSession::~TlsSession() {
 int TlsSession::handshake() {
   if (ssl_ == nullptr) return -ENOMEM;
   if (established_) return 0;
-  ERR_clear_error();
+  empty_error_queue();
   const int rc = SSL_do_handshake(ssl_);
   if (rc == 1) {
     established_ = true;
@@ -119,9 +140,26 @@ int TlsSession::handshake() {
 }
 
 long TlsSession::read(std::span<std::byte> buffer) {
-  ERR_clear_error();
-  std::size_t got = 0;
-  if (SSL_read_ex(ssl_, buffer.data(), buffer.size(), &got) == 1) return static_cast<long>(got);
+  empty_error_queue();
+  // SSL_read gives one record at a time: gather what was read ahead into one buffer, so the
+  // caller parses a batch of frames at once, as it does over plain TCP.
+  std::size_t total = 0;
+  while (total < buffer.size()) {
+    std::size_t got = 0;
+    if (SSL_read_ex(ssl_, buffer.data() + total, buffer.size() - total, &got) == 1) {
+      total += got;
+      if (drained()) break;
+      continue;
+    }
+    if (total == 0) break;
+    // Hand over what was decrypted; a failure other than "wait" is reported by the next call
+    // (OpenSSL's error state persists), which the caller makes since this is not drained.
+    const int error = SSL_get_error(ssl_, 0);
+    if (error != SSL_ERROR_WANT_READ) bio_state_.drained = false;
+    empty_error_queue();
+    return static_cast<long>(total);
+  }
+  if (total > 0) return static_cast<long>(total);
   switch (SSL_get_error(ssl_, 0)) {
     case SSL_ERROR_WANT_READ:
     case SSL_ERROR_WANT_WRITE:
@@ -135,24 +173,35 @@ long TlsSession::read(std::span<std::byte> buffer) {
   }
 }
 
+bool TlsSession::drained() const {
+  return bio_state_.drained && SSL_has_pending(ssl_) == 0;
+}
+
 long TlsSession::write(const struct iovec* iov, int count) {
-  // SSL_write takes one buffer: gather the front of the queue into one record's worth.
-  std::array<std::byte, kMaxRecordBytes> gathered;
+  if (count <= 0) return 0;
+  // SSL_write takes one buffer and makes one record (one send(2)) of up to 16 KiB: gather the
+  // front of the queue (a turn's frames for this connection) into one record's worth.
   std::size_t want = retry_bytes_;
   if (want == 0) {
     for (int i = 0; i < count && want < kMaxRecordBytes; ++i)
       want += iov[i].iov_len;
     want = std::min(want, kMaxRecordBytes);
   }
-  std::size_t filled = 0;
-  for (int i = 0; i < count && filled < want; ++i) {
-    const std::size_t take = std::min(iov[i].iov_len, want - filled);
-    std::memcpy(gathered.data() + filled, iov[i].iov_base, take);
-    filled += take;
+  std::array<std::byte, kMaxRecordBytes> gathered;
+  const void* data = iov[0].iov_base;
+  std::size_t filled = want;
+  if (iov[0].iov_len < want) {  // the first buffer alone is written as it is, without a copy
+    filled = 0;
+    for (int i = 0; i < count && filled < want; ++i) {
+      const std::size_t take = std::min(iov[i].iov_len, want - filled);
+      std::memcpy(gathered.data() + filled, iov[i].iov_base, take);
+      filled += take;
+    }
+    data = gathered.data();
   }
-  ERR_clear_error();
+  empty_error_queue();
   std::size_t written = 0;
-  if (SSL_write_ex(ssl_, gathered.data(), filled, &written) == 1) {
+  if (SSL_write_ex(ssl_, data, filled, &written) == 1) {
     retry_bytes_ = 0;
     return static_cast<long>(written);
   }
@@ -170,7 +219,7 @@ long TlsSession::write(const struct iovec* iov, int count) {
 
 void TlsSession::shutdown() {
   if (ssl_ != nullptr && established_) {
-    ERR_clear_error();
+    empty_error_queue();
     SSL_shutdown(ssl_);
   }
 }

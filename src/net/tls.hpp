@@ -9,6 +9,8 @@
 #include <span>
 #include <string>
 
+#include "net/socket_bio.hpp"
+
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct ssl_st SSL;
 
@@ -44,8 +46,12 @@ class TlsSession {
   int handshake();
   [[nodiscard]] bool established() const { return established_; }
 
-  // Decrypted bytes, 0 at the peer's close_notify or EOF, -EAGAIN, or -errno.
+  // Decrypted bytes, 0 at the peer's close_notify or EOF, -EAGAIN, or -errno. Fills `buffer`
+  // with as many records as arrived (they are read ahead, many per recv(2)).
   long read(std::span<std::byte> buffer);
+  // After a read that returned bytes: the socket was emptied and nothing decryptable is left,
+  // so the next read would only say EAGAIN (edge-triggered epoll reports new bytes).
+  [[nodiscard]] bool drained() const;
   // Writes from the front of the gathered buffers: bytes taken, -EAGAIN, or -errno. After an
   // -EAGAIN the next call offers the same bytes again (OpenSSL requires the retry to match).
   long write(const struct iovec* iov, int count);
@@ -56,6 +62,7 @@ class TlsSession {
   static std::string last_error();
 
  private:
+  SocketBioState bio_state_;
   SSL* ssl_ = nullptr;
   bool established_ = false;
   std::size_t retry_bytes_ = 0;  // size of a write that must be retried as it was

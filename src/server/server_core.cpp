@@ -392,6 +392,9 @@ void ServerCore::on_io(std::uint64_t token, std::uint32_t events) {
   if (c->tls() && !c->tls()->established()) {
     continue_tls_handshake(*c);
     if (c->state == ConnectionState::closed || !c->tls()->established()) return;
+    // TLS reads ahead: the request after the client's Finished may already have left the
+    // socket for TLS's buffer, and then no readable edge will come for it.
+    events |= net::io_event::kReadable;
   }
   if (events & net::io_event::kWritable) flush(*c);
   if (c->state == ConnectionState::closed) return;
@@ -417,8 +420,10 @@ void ServerCore::read_from(Connection& c) {
     if (c.state == ConnectionState::closed) return;
     // A short read drained the socket; edge-triggered epoll reports the next arrival. Not so
     // for a FIN that came with the last bytes: its edge is this one, so read on to the EOF.
-    // (TLS may hold decrypted records back: read until it says EAGAIN.)
-    if (static_cast<std::size_t>(n) < kReadBufferBytes && !c.peer_hung_up && !c.tls()) return;
+    // (TLS says itself whether it holds records back or left bytes in the socket.)
+    const bool drained =
+        c.tls() ? c.tls()->drained() : static_cast<std::size_t>(n) < kReadBufferBytes;
+    if (drained && !c.peer_hung_up) return;
   }
   // The cap was hit with bytes possibly left: come back next turn without waiting for an edge.
   if (!c.read_resume_queued) {

@@ -140,6 +140,19 @@ describe('TLS', { timeout: 60_000 }, () => {
     c.ws.close();
   });
 
+  test('400 wss clients connecting at once are all upgraded and echoed', async () => {
+    // Many handshakes in flight keep the one loop busy, so a connection's events wait while its
+    // client's Finished and upgrade request arrive; the server reads them ahead with the
+    // handshake and must answer the request without another readable edge.
+    const clients = Array.from({ length: 400 }, () => connectWs(echo.port, first.pem, '/'));
+    await withTimeout(Promise.all(clients.map((c) => c.opened)), 30_000, '400 wss opens');
+    await Promise.all(clients.map(async (c, i) => {
+      c.ws.send(`hello ${i}`);
+      assert.equal(String((await c.next()).data), `hello ${i}`);
+    }));
+    for (const c of clients) c.ws.close();
+  });
+
   test('negotiates ALPN http/1.1 and refuses TLS 1.1', async () => {
     const alpn = await withTimeout(new Promise((res, rej) => {
       const s = tls.connect({ host: HOST, port: echo.port, ca: first.pem, servername: 'localhost',
