@@ -103,8 +103,8 @@ versions = meta.get("versions", {})
 subtitle = [
     f"{date}, {rounds} round(s), every server side by side in one interleaved run, one core "
     f"each: medians; hibiki's whiskers are the min-max of its per-round ratios.",
-    f"Bun {versions.get('bun') or ''}, Node {versions.get('node') or ''} ws, uWebSockets "
-    f"(C++ anchor app, -O3). Idle: bytes of RSS per connection instead of CPU.",
+    f"Bun {versions.get('bun') or ''}, Node ws on Node {versions.get('node') or ''}, "
+    f"uWebSockets (C++ anchor app, -O3). Idle: bytes of RSS per connection instead of CPU.",
     "wss: one ECDSA P-256 certificate for every server. Deflate: ~1 KiB chat line, "
     "permessage-deflate, over ws://.",
 ]
@@ -141,10 +141,10 @@ set xtics ({xtics}) nomirror scale 0
 set ytics nomirror
 set grid ytics lc rgb '#dddddd'
 set border 3
-set key outside below center horizontal maxcols 4 reverse Left samplen 1.5 width -3
+set key outside below center horizontal maxcols 4 reverse Left samplen 1.5 width 2
 set style fill solid 0.9 border lc rgb '#555555'
 set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb '#555555'
-set label 2 'best anchor = 1' at graph 1, first 1 right offset -0.5, 0.6 font ',9' tc rgb '#555555'
+set label 2 'best anchor = 1' at graph 0, first 1 left offset 0.5, 0.6 font ',9' tc rgb '#555555'
 plot {", ".join(plots)}
 """
 with open(os.path.join(work, "plot.gp"), "w") as f:

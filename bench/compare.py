@@ -217,7 +217,7 @@ def run_one(wsload, name, workload, options, server_cores, client_cores):
 
 
 def figure(result, workload):
-    if workload == "idle":
+    if workload.startswith("idle"):
         return result.get("bytes_per_conn")
     return result.get("server_cpu_us_per_unit")
 

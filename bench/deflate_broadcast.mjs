@@ -1,7 +1,9 @@
 // Broadcast with permessage-deflate: N Node `ws` subscribers that negotiate compression, one
 // publisher sending M chat messages of about 1 KiB (a window of W in flight); reports the
-// server's CPU per delivery (from /proc/PID/stat) and deliveries per second. wsload does not
-// speak permessage-deflate, hence this script. Loopback only; bounded by M.
+// server's CPU per delivery (from /proc/PID/stat) and deliveries per second, hibiki alone with
+// Node clients that inflate with context. bench/compare.py's broadcast-deflate workload measures
+// the same side by side with uWebSockets, Bun and Node ws (wsload --deflate). Loopback only;
+// bounded by M.
 //   hibiki chat --db :memory: --rate-limit 0 ... &   (the chat's own rate limit would throttle it)
 //   node bench/deflate_broadcast.mjs PORT SERVER_PID [N=200] [M=2000] [W=16]
 import { readFileSync } from 'node:fs';
