@@ -16,8 +16,8 @@ build_packages=(g++ cmake ninja-build pkg-config libssl-dev libsimdjson-dev libc
                 zlib1g-dev libsqlite3-dev libcurl4-openssl-dev libtomlplusplus-dev libhiredis-dev)
 test_packages=(libgtest-dev clang clang-format libclang-rt-14-dev python3 python3-websockets
                chromium nodejs npm curl libbenchmark-dev php-cli php-curl php-sqlite3
-               python3-botocore redis-server haproxy iproute2 dpkg-dev lintian)
-bench_packages=(python3 nodejs npm gnuplot-nox)
+               python3-botocore redis-server haproxy iproute2 dpkg-dev lintian openssl)
+bench_packages=(python3 nodejs npm gnuplot-nox openssl)
 cluster_packages=(redis-server haproxy)
 
 wanted=("${build_packages[@]}")
