@@ -45,8 +45,8 @@ export async function stopServer(server) {
 }
 
 /** An h2 session whose server has announced SETTINGS_ENABLE_CONNECT_PROTOCOL. */
-export async function connectH2(port, ca, settings = {}) {
-  const session = http2.connect(`https://localhost:${port}`, { ca, settings });
+export async function connectH2(port, ca, settings = {}, options = {}) {
+  const session = http2.connect(`https://localhost:${port}`, { ca, settings, ...options });
   session.on('error', () => {});  // each test asserts what it expects
   await withTimeout(new Promise((res, rej) => {
     session.once('remoteSettings', res);
@@ -107,6 +107,7 @@ export function openWebSocket(session, path = '/', headers = {}, { pseudo = {} }
   let fragments = [];
   let fragmentOpcode = 0;
   let closeInfo = null;
+  let closeSent = false;
   let resolveClosed;
   const closed = new Promise((res) => { resolveClosed = res; });
   const deliver = (m) => {
@@ -138,6 +139,11 @@ export function openWebSocket(session, path = '/', headers = {}, { pseudo = {} }
           reason: payload.subarray(2).toString(),
           how: 'close-frame',
         };
+        // RFC 6455 §5.5.1: answer the server's close with ours (unless we started it).
+        if (!closeSent && !stream.destroyed && !stream.writableEnded) {
+          closeSent = true;
+          stream.write(frame(0x8, payload.subarray(0, 2)));
+        }
         continue;
       }
       if (opcode === 0x9) {
@@ -193,6 +199,7 @@ export function openWebSocket(session, path = '/', headers = {}, { pseudo = {} }
         : new Promise((res) => waiters.push(res)), ms, 'a message over the h2 WebSocket');
     },
     close(code = 1000, reason = '') {
+      closeSent = true;
       const payload = Buffer.alloc(2 + Buffer.byteLength(reason));
       payload.writeUInt16BE(code, 0);
       payload.write(reason, 2);
