@@ -73,19 +73,22 @@ export function h2Get(session, path, method = 'GET') {
   }), 5000, `h2 ${method} ${path}`);
 }
 
-function frame(opcode, payload, { fin = true, rsv1 = false } = {}) {
+/** A client frame: masked unless told otherwise; `rsv` is the three RSV bits (0-7). */
+export function frame(opcode, payload, { fin = true, rsv1 = false, rsv = 0, masked = true } = {}) {
   const len = payload.length;
-  const head = [(fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode];
-  if (len < 126) head.push(0x80 | len);
-  else if (len < 65536) head.push(0x80 | 126, len >> 8, len & 0xff);
+  const maskBit = masked ? 0x80 : 0;
+  const head = [(fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | ((rsv & 7) << 4) | opcode];
+  if (len < 126) head.push(maskBit | len);
+  else if (len < 65536) head.push(maskBit | 126, len >> 8, len & 0xff);
   else {
-    head.push(0x80 | 127, 0, 0, 0, 0);
+    head.push(maskBit | 127, 0, 0, 0, 0);
     head.push((len >>> 24) & 0xff, (len >>> 16) & 0xff, (len >>> 8) & 0xff, len & 0xff);
   }
+  if (!masked) return Buffer.concat([Buffer.from(head), payload]);
   const mask = randomBytes(4);
-  const masked = Buffer.alloc(len);
-  for (let i = 0; i < len; ++i) masked[i] = payload[i] ^ mask[i & 3];
-  return Buffer.concat([Buffer.from(head), mask, masked]);
+  const out = Buffer.alloc(len);
+  for (let i = 0; i < len; ++i) out[i] = payload[i] ^ mask[i & 3];
+  return Buffer.concat([Buffer.from(head), mask, out]);
 }
 
 /**
@@ -104,6 +107,8 @@ export function openWebSocket(session, path = '/', headers = {}, { pseudo = {} }
   let buffer = Buffer.alloc(0);
   const inbox = [];
   const waiters = [];
+  const pongs = [];
+  const pongWaiters = [];
   let fragments = [];
   let fragmentOpcode = 0;
   let closeInfo = null;
@@ -150,7 +155,11 @@ export function openWebSocket(session, path = '/', headers = {}, { pseudo = {} }
         if (!stream.destroyed && !stream.writableEnded) stream.write(frame(0xA, payload));
         continue;
       }
-      if (opcode === 0xA) continue;
+      if (opcode === 0xA) {
+        const w = pongWaiters.shift();
+        if (w) w(Buffer.from(payload)); else pongs.push(Buffer.from(payload));
+        continue;
+      }
       if (opcode !== 0) {
         fragments = [];
         fragmentOpcode = opcode;
@@ -197,6 +206,10 @@ export function openWebSocket(session, path = '/', headers = {}, { pseudo = {} }
     next(ms = 5000) {
       return withTimeout(inbox.length ? Promise.resolve(inbox.shift())
         : new Promise((res) => waiters.push(res)), ms, 'a message over the h2 WebSocket');
+    },
+    nextPong(ms = 5000) {
+      return withTimeout(pongs.length ? Promise.resolve(pongs.shift())
+        : new Promise((res) => pongWaiters.push(res)), ms, 'a pong over the h2 WebSocket');
     },
     close(code = 1000, reason = '') {
       closeSent = true;
