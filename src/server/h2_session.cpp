@@ -80,6 +80,7 @@ struct H2Callbacks {
       const bool connect = stream->request.method == "CONNECT";
       if (ended || (connect && frame->hd.type == NGHTTP2_HEADERS)) {
         stream->dispatched = true;
+        stream->connect = connect;
         s.handler_.on_request(frame->hd.stream_id, stream->request);
         stream = s.find(frame->hd.stream_id);  // the handler may have reset it
         if (stream != nullptr && !stream->tunnel) stream->request = H2Request();
@@ -94,7 +95,9 @@ struct H2Callbacks {
     H2Session& s = self(user_data);
     H2Session::Stream* stream = s.find(stream_id);
     if (stream == nullptr) return 0;
-    if (stream->tunnel) {
+    // A WebSocket client may send frames before our 200 arrives (an answer the application
+    // gives later): the handler keeps them, bounded, as over HTTP/1.1.
+    if (stream->tunnel || (stream->connect && !stream->responded)) {
       // nghttp2 hands DATA out of the buffer given to mem_recv, which is ours and writable;
       // anything else (never seen) is copied first.
       const auto* begin = reinterpret_cast<const std::byte*>(data);
@@ -107,7 +110,7 @@ struct H2Callbacks {
       }
       return 0;
     }
-    if (stream->dispatched) return 0;  // a CONNECT refused: its DATA is dropped
+    if (stream->dispatched) return 0;  // a CONNECT refused, or a request answered early
     H2Request& request = stream->request;
     if (request.body_too_large || request.body.size() + length > s.limits_.max_body_bytes) {
       request.body_too_large = true;

@@ -51,7 +51,8 @@ class H2Session {
     // A request to answer: at the end of its stream, or for CONNECT at the end of its headers
     // (a tunnel's stream stays open). Answer with respond() or open_tunnel(), now or later.
     virtual void on_request(std::int32_t stream, H2Request& request) = 0;
-    // DATA on a tunnel. The bytes may be changed in place (WebSocket unmasking).
+    // DATA on a tunnel (or on a CONNECT not answered yet, for the handler to keep). The bytes
+    // may be changed in place (WebSocket unmasking).
     virtual void on_tunnel_data(std::int32_t stream, std::span<std::byte> bytes) = 0;
     // The peer ended its side of a tunnel (END_STREAM): for WebSocket, the TCP FIN.
     virtual void on_tunnel_end(std::int32_t stream) = 0;
@@ -111,6 +112,7 @@ class H2Session {
     bool tunnel = false;      // reads go to the handler
     bool peer_ended = false;  // END_STREAM received
     bool dispatched = false;  // on_request ran
+    bool connect = false;     // a CONNECT: DATA before the answer goes to the handler too
   };
   friend struct H2Callbacks;
   Stream* find(std::int32_t stream);

@@ -100,10 +100,11 @@ std::uint64_t token_of(const Connection& c) {
   return (static_cast<std::uint64_t>(c.generation) << 32) | c.slot;
 }
 
-// HTTP/1.1 connection-specific headers have no place in HTTP/2 (RFC 9113 §8.2.2).
+// HTTP/1.1 connection-specific headers have no place in HTTP/2 (RFC 9113 §8.2.2); the
+// length is the session's to say.
 bool connection_specific(std::string_view name) {
-  for (const char* banned :
-       {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}) {
+  for (const char* banned : {"connection", "content-length", "keep-alive", "proxy-connection",
+                             "transfer-encoding", "upgrade"}) {
     if (protocol::iequals(name, banned)) return true;
   }
   return false;
