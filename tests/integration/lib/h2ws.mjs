@@ -36,12 +36,17 @@ export async function startTlsServer(mode, { cert, key }, extra = []) {
   return { child, port, exited, log: () => stderr };
 }
 
+/** SIGTERM, then the exit, which must be clean (a sanitizer's report would make it not). */
 export async function stopServer(server) {
   if (!server) return null;
   if (server.child.exitCode === null && server.child.signalCode === null) {
     server.child.kill('SIGTERM');
   }
-  return withTimeout(server.exited, 10_000, 'hibiki to exit');
+  const exit = await withTimeout(server.exited, 10_000, 'hibiki to exit');
+  if (exit.code !== 0) {
+    throw new Error(`hibiki exited with ${exit.code ?? exit.signal}:\n${server.log().slice(-4000)}`);
+  }
+  return exit;
 }
 
 /** An h2 session whose server has announced SETTINGS_ENABLE_CONNECT_PROTOCOL. */
