@@ -328,6 +328,21 @@ describe('HTTP/2', { timeout: 120_000 }, () => {
     }
   });
 
+  test('a connection without streams gets GOAWAY after --handshake-timeout', async () => {
+    const server = await startTlsServer('echo', cert, ['--handshake-timeout', '1']);
+    try {
+      const session = await connectH2(server.port, cert.pem);
+      const started = Date.now();
+      const code = await withTimeout(new Promise((res) => session.once('goaway', res)), 5000,
+        'GOAWAY on an idle connection');
+      assert.equal(code, 0);
+      assert.ok(Date.now() - started >= 500, 'not before the timeout');
+      await withTimeout(new Promise((res) => session.once('close', res)), 5000, 'the close');
+    } finally {
+      await stopServer(server);
+    }
+  });
+
   test('--http2 off: ALPN offers no h2', async () => {
     const server = await startTlsServer('echo', cert, ['--http2', 'off']);
     try {
