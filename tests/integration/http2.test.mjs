@@ -194,6 +194,65 @@ describe('HTTP/2', { timeout: 120_000 }, () => {
         5000, 'three streams closed with 1006');
     });
 
+    test('raw bytes: DATA on stream 0 gets GOAWAY(PROTOCOL_ERROR), then the close', async () => {
+      const socket = tls.connect({ host: HOST, port: server.port, ca: cert.pem,
+        servername: 'localhost', ALPNProtocols: ['h2'] });
+      await withTimeout(new Promise((res, rej) => { socket.once('secureConnect', res);
+        socket.once('error', rej); }), 5000, 'TLS');
+      assert.equal(socket.alpnProtocol, 'h2');
+      const chunks = [];
+      socket.on('data', (c) => chunks.push(c));
+      const ended = new Promise((res) => socket.once('close', res));
+      socket.on('error', () => {});
+      const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+      const settings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+      const badData = Buffer.from([0, 0, 1, 0, 0, 0, 0, 0, 0, 0x78]);  // DATA, stream 0
+      socket.write(Buffer.concat([preface, settings, badData]));
+      await withTimeout(ended, 5000, 'the server to close');
+      // Walk the frames the server sent: its SETTINGS first, a GOAWAY with code 1 last.
+      const bytes = Buffer.concat(chunks);
+      const frames = [];
+      for (let at = 0; at + 9 <= bytes.length;) {
+        const length = bytes.readUIntBE(at, 3);
+        frames.push({ type: bytes[at + 3], payload: bytes.subarray(at + 9, at + 9 + length) });
+        at += 9 + length;
+      }
+      assert.equal(frames[0].type, 4, 'SETTINGS first');
+      const goaway = frames.find((f) => f.type === 7);
+      assert.ok(goaway, `a GOAWAY among ${frames.map((f) => f.type)}`);
+      assert.equal(goaway.payload.readUInt32BE(4), 1, 'PROTOCOL_ERROR');
+    });
+
+    test('--backpressure drop: a stream that stops reading loses messages, stays open',
+      async () => {
+        const dropping = await startTlsServer('echo', cert, ['--max-buffered', '65536',
+          '--backpressure', 'drop']);
+        try {
+          const session = await connectH2(dropping.port, cert.pem);
+          session.setLocalWindowSize(32 * 1024 * 1024);
+          const slow = await openWebSocket(session, '/');
+          const fast = await openWebSocket(session, '/');
+          slow.stream.pause();
+          const chunk = Buffer.alloc(8 * 1024, 2);
+          for (let i = 0; i < 64; ++i) slow.send(chunk, { binary: true });  // 512 KiB of echoes
+          fast.send('flowing');
+          assert.equal((await fast.next()).text, 'flowing');
+          await eventually(async () => metric((await h2Get(session, '/metrics')).body.toString(),
+            'messages_dropped_total') > 0, 5000, 'dropped messages');
+          slow.stream.resume();
+          let received = 0;
+          for (;;) {
+            try { await slow.next(1000); received += 1; } catch { break; }
+          }
+          assert.ok(received > 0 && received < 64, `got ${received} of 64`);
+          slow.send('alive');
+          assert.equal((await slow.next()).text, 'alive');
+          session.close();
+        } finally {
+          await stopServer(dropping);
+        }
+      });
+
     test('--max-connections counts streams: past it a CONNECT gets 503', async () => {
       const limited = await startTlsServer('echo', cert, ['--max-connections', '3']);
       try {

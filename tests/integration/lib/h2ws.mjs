@@ -209,8 +209,15 @@ export function openWebSocket(session, path = '/', headers = {}, { pseudo = {} }
     sendFrame(opcode, payload, options) { stream.write(frame(opcode, payload, options)); },
     sendRaw(bytes) { stream.write(bytes); },
     next(ms = 5000) {
-      return withTimeout(inbox.length ? Promise.resolve(inbox.shift())
-        : new Promise((res) => waiters.push(res)), ms, 'a message over the h2 WebSocket');
+      if (inbox.length) return Promise.resolve(inbox.shift());
+      let waiter;
+      const got = new Promise((res) => { waiter = res; waiters.push(res); });
+      // A waiter that timed out must not swallow the next message.
+      return withTimeout(got, ms, 'a message over the h2 WebSocket').catch((error) => {
+        const at = waiters.indexOf(waiter);
+        if (at >= 0) waiters.splice(at, 1);
+        throw error;
+      });
     },
     nextPong(ms = 5000) {
       return withTimeout(pongs.length ? Promise.resolve(pongs.shift())
