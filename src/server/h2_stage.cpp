@@ -25,12 +25,14 @@ struct H2Connection final : H2Session::Handler {
   H2Connection(detail::ServerCore& core, const Connection& parent, const H2Limits& limits)
       : core(core), slot(parent.slot), generation(parent.generation), session(*this, limits) {}
 
-  Connection* stream(std::int32_t id) const {
+  // The stream's Connection; one already closed (reclaimed at the end of the turn) only when
+  // `even_closed`.
+  Connection* stream(std::int32_t id, bool even_closed = false) const {
     const std::uint64_t tag = session.tag(id);
     if (tag == 0) return nullptr;
     Connection* s =
         core.resolve(static_cast<std::uint32_t>(tag), static_cast<std::uint32_t>(tag >> 32));
-    return s != nullptr && s->state != ConnectionState::closed ? s : nullptr;
+    return s != nullptr && (even_closed || s->state != ConnectionState::closed) ? s : nullptr;
   }
 
   void on_request(std::int32_t id, H2Request& request) override {
@@ -59,7 +61,9 @@ struct H2Connection final : H2Session::Handler {
   }
 
   std::size_t read_tunnel(std::int32_t id, std::span<std::byte> out, bool& end) override {
-    Connection* s = stream(id);
+    // A stream closed this turn (the client's END_STREAM) still sends what it queued, say the
+    // close frame answering the client's, before its own END_STREAM.
+    Connection* s = stream(id, /*even_closed=*/true);
     if (s == nullptr) {
       end = true;
       return 0;
@@ -68,7 +72,7 @@ struct H2Connection final : H2Session::Handler {
     // Emptied: the stream's own flush gives the queue back, runs on_drain or asks for
     // END_STREAM, after this send.
     if (n > 0 && !s->has_queued()) core.mark_dirty(*s);
-    end = s->write_shut && !s->has_queued();
+    end = (s->write_shut || s->state == ConnectionState::closed) && !s->has_queued();
     return n;
   }
 
@@ -130,7 +134,11 @@ void ServerCore::start_h2(Connection& c) {
   log(LogLevel::debug, "conn " + std::to_string(c.id) + " " + c.peer.to_string() + ": HTTP/2",
       {{"conn", c.id}, {"peer", c.peer.to_string()}, {"protocol", "h2"}});
   // The handshake timeout doubles as the idle timeout of a connection without streams.
-  arm_timer(c, options_.handshake_timeout_ms);
+  if (options_.handshake_timeout_ms > 0) {
+    arm_timer(c, options_.handshake_timeout_ms);
+  } else {
+    loop_.timers().disarm(c.slot);
+  }
   if (stopping_) c.extras->h2->stopping = true;
   mark_dirty(c);  // the server's SETTINGS go first
 }
@@ -177,6 +185,7 @@ void ServerCore::h2_flush(Connection& c) {
 
 void ServerCore::h2_on_timer(Connection& c) {
   server::H2Connection& h2 = *c.extras->h2;
+  if (options_.handshake_timeout_ms == 0) return;  // no idle limit
   const auto idle_ms = static_cast<std::uint32_t>(loop_.now_ms()) - c.last_read_ms;
   if (h2.streams > 0 || idle_ms < options_.handshake_timeout_ms) {
     arm_timer(c, options_.handshake_timeout_ms - std::min(idle_ms, options_.handshake_timeout_ms) +
