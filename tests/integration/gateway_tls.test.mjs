@@ -171,7 +171,7 @@ describe('gateway over TLS on both ports', { timeout: 60_000 }, () => {
           req.on('error', rej);
           req.end('pushed over h2');
         }), DEFAULT_TIMEOUT, 'PostToConnection over h2');
-        assert.equal(posted, 200);
+        assert.equal(posted, 200);  // answered later (route_deferred) on an h2 stream
         assert.equal((await ws.next()).text, 'pushed over h2');
         ws.close();
         assert.equal((await ws.closed).code, 1000);
