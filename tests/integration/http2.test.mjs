@@ -111,8 +111,10 @@ describe('HTTP/2', { timeout: 120_000 }, () => {
         const closed = await withTimeout(ws.closed, 5000, 'the close');
         assert.equal(closed.code, 1000);
         assert.equal(closed.reason, 'done');
-        await withTimeout(new Promise((res) => ws.stream.once('close', res)).catch(() => {}), 5000,
-          'the stream to end');
+        if (!ws.stream.closed) {
+          await withTimeout(new Promise((res) => ws.stream.once('close', res)), 5000,
+            'the stream to end');
+        }
         assert.equal(ws.stream.rstCode, 0);  // ended by END_STREAM both ways, not a reset
         session.close();
       });
@@ -151,8 +153,10 @@ describe('HTTP/2', { timeout: 120_000 }, () => {
         fast.send('still here');
         assert.equal((await fast.next()).text, 'still here');
         slow.stream.resume();
-        assert.equal((await withTimeout(slow.closed, 5000, 'the slow stream to close')).code >= 1006,
-          true);
+        // Its close frame (1008) waits behind what it did not read; past --close-timeout the
+        // stream is reset instead. Either way it is over, and only it.
+        const closed = await withTimeout(slow.closed, 5000, 'the slow stream to close');
+        assert.ok(closed.code === 1008 || closed.how === 'reset', JSON.stringify(closed));
         session.close();
       });
 
