@@ -487,6 +487,67 @@ def gateway_seeds():
         write("gateway_config_fuzz", name, data)
 
 
+# HTTP/2 (h2_session_fuzz): frames by hand, header blocks as HPACK literals without indexing
+# (RFC 7541 §6.2.2, no Huffman), so every byte is what a reader of the RFC expects.
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def h2_frame(kind, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+
+
+def hpack(*fields):
+    out = b""
+    for name, value in fields:
+        name, value = name.encode(), value.encode()
+        out += b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+    return out
+
+
+def h2_headers(stream, *fields, end_stream=False):
+    return h2_frame(1, 0x04 | (0x01 if end_stream else 0), stream, hpack(*fields))
+
+
+def h2_data(stream, payload, end_stream=False):
+    return h2_frame(0, 0x01 if end_stream else 0, stream, payload)
+
+
+def h2_connect(stream, path="/"):
+    return h2_headers(stream, (":method", "CONNECT"), (":protocol", "websocket"),
+                      (":scheme", "https"), (":path", path), (":authority", "localhost"),
+                      ("sec-websocket-version", "13"), ("sec-websocket-protocol", "chat"))
+
+
+def h2_seeds():
+    start = H2_PREFACE + h2_frame(4, 0, 0) + h2_frame(4, 0x01, 0)  # SETTINGS, then the ACK
+    no_tape = b"\x00"
+    get = h2_headers(1, (":method", "GET"), (":scheme", "https"), (":path", "/metrics"),
+                     (":authority", "localhost"), end_stream=True)
+    write("h2_session_fuzz", "get", no_tape + start + get)
+    post = h2_headers(1, (":method", "POST"), (":scheme", "https"), (":path", "/api"),
+                      (":authority", "localhost"), ("content-length", "5")) + h2_data(1, b"hello", True)
+    write("h2_session_fuzz", "post_body", no_tape + start + post)
+    hello = frame(0x1, b"Hello")
+    close = frame(0x8, close_payload(1000, b"bye"))
+    tunnel = h2_connect(1) + h2_data(1, hello) + h2_data(1, close) + h2_data(1, b"", True)
+    write("h2_session_fuzz", "websocket_echo_close", no_tape + start + tunnel)
+    # The same in chunks of 7 and 1 bytes: frames split anywhere.
+    write("h2_session_fuzz", "websocket_echo_close_tape_7_1", b"\x02\x07\x01" + start + tunnel)
+    fragmented = frame(0x1, b"frag", fin=False) + frame(0x9, b"p") + frame(0x0, b"ment")
+    write("h2_session_fuzz", "websocket_fragments_across_data",
+          no_tape + start + h2_connect(1) + h2_data(1, fragmented[:5]) + h2_data(1, fragmented[5:]))
+    two = h2_connect(1) + h2_connect(3, "/ws") + h2_data(3, hello) + h2_frame(3, 0, 1, struct.pack(">I", 8))
+    write("h2_session_fuzz", "two_tunnels_one_reset", no_tape + start + two)
+    control = (h2_frame(6, 0, 0, b"12345678") + h2_frame(8, 0, 0, struct.pack(">I", 1 << 20)) +
+               h2_frame(7, 0, 0, struct.pack(">II", 0, 0)))
+    write("h2_session_fuzz", "ping_window_goaway", no_tape + start + control)
+    write("h2_session_fuzz", "bad_protocol",
+          no_tape + start + h2_headers(1, (":method", "CONNECT"), (":protocol", "chat"),
+                                       (":scheme", "https"), (":path", "/"),
+                                       (":authority", "x")))
+    write("h2_session_fuzz", "http1_instead", no_tape + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+
+
 if __name__ == "__main__":
     http_request_seeds()
     handshake_seeds()
@@ -495,3 +556,4 @@ if __name__ == "__main__":
     permessage_deflate_seeds()
     chat_seeds()
     gateway_seeds()
+    h2_seeds()

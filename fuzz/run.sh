@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 all_targets=(http_request_fuzz handshake_fuzz frame_stream_fuzz utf8_fuzz permessage_deflate_fuzz
-  chat_json_fuzz gateway_message_fuzz gateway_management_fuzz gateway_config_fuzz)
+  chat_json_fuzz gateway_message_fuzz gateway_management_fuzz gateway_config_fuzz h2_session_fuzz)
 build_only=0
 if [[ "${1:-}" == --build-only ]]; then
   build_only=1

@@ -38,7 +38,8 @@ integration_python() {
   HIBIKI_BIN="$root/build/$1/hibiki" /usr/bin/python3 -m unittest discover -s tests/integration -p '*_test.py'
 }
 conformance() {
-  HIBIKI_BIN="$root/build/$1/hibiki" /usr/bin/python3 -m unittest discover -s tests/conformance -p '*_test.py'
+  HIBIKI_BIN="$root/build/$1/hibiki" /usr/bin/python3 -m unittest discover -s tests/conformance -p '*_test.py' &&
+    HIBIKI_BIN="$root/build/$1/hibiki" node --test tests/conformance/  # the subset over HTTP/2
 }
 format_check() {
   git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp' | xargs clang-format --dry-run -Werror

@@ -93,6 +93,11 @@ struct ServerOptions {
   // Both empty: plain TCP. Loaded by listen(); Server::reload_tls() reads them again.
   std::string tls_certificate_file;
   std::string tls_private_key_file;
+  // With TLS: offer HTTP/2 ("h2") by ALPN besides HTTP/1.1. HTTP routes, static files and
+  // WebSockets (RFC 8441 extended CONNECT, one stream each) are then served over h2 too.
+  bool http2 = true;
+  // Streams a client may open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS).
+  std::uint32_t http2_max_streams = 128;
   // Time to complete the TLS handshake; the HTTP request then has handshake_timeout_ms.
   std::uint32_t tls_handshake_timeout_ms = 10'000;
   LogLevel log_level = LogLevel::info;

@@ -22,11 +22,13 @@ struct ServerStats {
   std::uint64_t handshake_rejected = 0;              // 4xx/5xx answered to a request
   std::uint64_t handshake_timeouts = 0;              // 408 / TLS handshake not finished
   std::uint64_t tls_handshake_failures = 0;
-  std::uint64_t protocol_errors = 0;      // closed 1002/1007/1009 for a peer's violation
-  std::uint64_t closed_buffer_full = 0;   // closed 1008: max_buffered_bytes
-  std::uint64_t messages_dropped = 0;     // backpressure policy drop
-  std::uint64_t closed_message_rate = 0;  // closed 1008: max_messages_per_second
-  std::uint64_t idle_timeouts = 0;        // closed 1001 after an unanswered ping
+  std::uint64_t protocol_errors = 0;          // closed 1002/1007/1009 for a peer's violation
+  std::uint64_t closed_buffer_full = 0;       // closed 1008: max_buffered_bytes
+  std::uint64_t messages_dropped = 0;         // backpressure policy drop
+  std::uint64_t closed_message_rate = 0;      // closed 1008: max_messages_per_second
+  std::uint64_t idle_timeouts = 0;            // closed 1001 after an unanswered ping
+  std::uint64_t http2_connections = 0;        // TLS connections that chose h2 by ALPN
+  std::uint64_t http2_websocket_streams = 0;  // WebSockets opened over h2 (RFC 8441)
 };
 
 // "# TYPE hibiki_connections_open gauge\nhibiki_connections_open 3\n..." for every counter.

@@ -132,6 +132,9 @@ void add_server_options(CLI::App& command, ServerOptions& options) {
       ->check(CLI::ExistingFile);
   command.add_option("--tls-key", options.tls_private_key_file, "PEM private key for --tls-cert")
       ->check(CLI::ExistingFile);
+  add_choice_option(command, "--http2", options.http2, {{"off", false}, {"on", true}},
+                    "with --tls-cert: offer HTTP/2 (ALPN h2) besides HTTP/1.1, WebSockets over "
+                    "it by RFC 8441");
   add_seconds_option(command, "--tls-handshake-timeout", options.tls_handshake_timeout_ms,
                      "seconds to complete the TLS handshake");
   add_log_level_option(command, options.log_level);

@@ -28,12 +28,19 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
+// ALPN protocol lists in wire format, the server's preference first.
+constexpr unsigned char kHttp11Only[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr unsigned char kH2First[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+
+// `offer_h2` is the context's http2 flag (non-null: on).
 int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length,
-                const unsigned char* offered, unsigned int offered_length, void*) {
-  static constexpr unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+                const unsigned char* offered, unsigned int offered_length, void* offer_h2) {
+  const unsigned char* ours = offer_h2 != nullptr ? kH2First : kHttp11Only;
+  const unsigned int ours_length = offer_h2 != nullptr ? sizeof kH2First : sizeof kHttp11Only;
   unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, out_length, kHttp11, sizeof kHttp11, offered,
-                            offered_length) == OPENSSL_NPN_NEGOTIATED) {
+  // SSL_select_next_proto walks the server's list first: h2 wins whenever both sides have it.
+  if (SSL_select_next_proto(&selected, out_length, ours, ours_length, offered, offered_length) ==
+      OPENSSL_NPN_NEGOTIATED) {
     *out = selected;
     return SSL_TLSEXT_ERR_OK;
   }
@@ -64,7 +71,8 @@ std::string TlsSession::last_error() {
 }
 
 TlsContext::TlsContext(const std::string& certificate_chain_file,
-                       const std::string& private_key_file) {
+                       const std::string& private_key_file, bool offer_h2)
+    : offer_h2_(offer_h2) {
   context_ = SSL_CTX_new(TLS_server_method());
   if (context_ == nullptr) fail("cannot create a TLS context");
   SSL_CTX_set_min_proto_version(context_, TLS1_2_VERSION);
@@ -81,7 +89,9 @@ TlsContext::TlsContext(const std::string& certificate_chain_file,
   // Read-ahead: one recv(2) brings every record that arrived instead of two per record (its
   // 5-byte header, then its body).
   SSL_CTX_set_read_ahead(context_, 1);
-  SSL_CTX_set_alpn_select_cb(context_, select_alpn, nullptr);
+  // The callback's argument is only tested for null: no lifetime to manage.
+  static int on = 1;
+  SSL_CTX_set_alpn_select_cb(context_, select_alpn, offer_h2 ? &on : nullptr);
   // No server-side session cache: each cached session costs memory per client that ever
   // connected. Clients resume with stateless tickets instead.
   SSL_CTX_set_session_cache_mode(context_, SSL_SESS_CACHE_OFF);
@@ -215,6 +225,14 @@ long TlsSession::write(const struct iovec* iov, int count) {
     default:
       return -EPROTO;
   }
+}
+
+bool TlsSession::negotiated_h2() const {
+  if (ssl_ == nullptr) return false;
+  const unsigned char* chosen = nullptr;
+  unsigned int length = 0;
+  SSL_get0_alpn_selected(ssl_, &chosen, &length);
+  return length == 2 && chosen[0] == 'h' && chosen[1] == '2';
 }
 
 void TlsSession::shutdown() {

@@ -16,22 +16,27 @@ typedef struct ssl_st SSL;
 
 namespace hibiki::net {
 
-// A server-side SSL_CTX: TLS 1.2 and 1.3 only, forward-secret AEAD ciphers, ALPN "http/1.1",
+// A server-side SSL_CTX: TLS 1.2 and 1.3 only, forward-secret AEAD ciphers, ALPN "h2" (when
+// offered, preferred) and "http/1.1",
 // buffers released while a connection is idle. Sessions keep the context they were made from
 // alive (OpenSSL counts references), so a reload never disturbs open connections.
 class TlsContext {
  public:
   // Throws std::runtime_error naming the file and OpenSSL's reason when the certificate chain or
   // the key cannot be loaded or do not match.
-  TlsContext(const std::string& certificate_chain_file, const std::string& private_key_file);
+  // `offer_h2`: ALPN selects "h2" for clients that offer it; otherwise "http/1.1" only.
+  TlsContext(const std::string& certificate_chain_file, const std::string& private_key_file,
+             bool offer_h2 = false);
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
 
   [[nodiscard]] SSL_CTX* native() const { return context_; }
+  [[nodiscard]] bool offers_h2() const { return offer_h2_; }
 
  private:
   SSL_CTX* context_ = nullptr;
+  bool offer_h2_ = false;
 };
 
 // One TLS connection over a non-blocking socket the caller owns.
@@ -55,6 +60,8 @@ class TlsSession {
   // Writes from the front of the gathered buffers: bytes taken, -EAGAIN, or -errno. After an
   // -EAGAIN the next call offers the same bytes again (OpenSSL requires the retry to match).
   long write(const struct iovec* iov, int count);
+  // ALPN chose "h2" in the handshake (valid once established()).
+  [[nodiscard]] bool negotiated_h2() const;
   // Sends close_notify (best effort, non-blocking).
   void shutdown();
 

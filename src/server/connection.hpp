@@ -25,6 +25,8 @@ enum class ConnectionState : std::uint8_t {
   responding,  // an HTTP request waits for the application's answer (Server::route_deferred)
   open,        // WebSocket open: frames both ways
   closing,     // we sent a close frame and wait for the peer's (RFC 6455 §7.1.2)
+  h2,          // HTTP/2 (ALPN h2): bytes go to the connection's H2Session; each request and
+               // WebSocket is a stream Connection of its own (h2_stream)
   draining,    // done talking: our write side is shut once the queue empties; reads are
                // discarded until the peer's EOF or the close timeout
   closed,      // waiting to be reclaimed at the end of the loop turn
@@ -40,6 +42,19 @@ struct UpgradeStash {
   bool deciding = false;  // on_upgrade is running: the request's bytes are still in the inbox
 };
 
+// The HTTP/2 side of a connection (h2_stage.cpp): its session and the glue to the server.
+struct H2Connection;
+struct H2ConnectionDeleter {
+  void operator()(H2Connection* h2) const;
+};
+
+// Where a stream Connection lives: its parent connection's handle and its stream id.
+struct H2StreamRef {
+  std::uint32_t parent_slot = 0;
+  std::uint32_t parent_generation = 0;
+  std::int32_t stream_id = 0;
+};
+
 // What few connections need: kept out of Connection so idle ones stay small.
 struct ConnectionExtras {
   std::unique_ptr<net::TlsSession> tls;           // wss:// and https:// (these cost ~15 KB anyway)
@@ -48,8 +63,10 @@ struct ConnectionExtras {
   std::string protocol;                           // the negotiated subprotocol
   std::string close_reason;                       // reported to on_close
   std::unique_ptr<UpgradeStash> upgrade;          // while upgrading
-  bool respond_head_only = false;                 // while responding: the request was a HEAD
-  bool responding_in_call = false;                // the deferred handler is running
+  std::unique_ptr<H2Connection, H2ConnectionDeleter> h2;  // state h2: the HTTP/2 session
+  H2StreamRef h2_stream;                                  // a stream's parent (h2_stream set)
+  bool respond_head_only = false;   // while responding: the request was a HEAD
+  bool responding_in_call = false;  // the deferred handler is running
 };
 
 struct Connection {
@@ -87,6 +104,9 @@ struct Connection {
   bool peer_hung_up : 1 = false;  // epoll reported the peer's FIN or an error: read to EOF
   bool compressed : 1 = false;    // permessage-deflate agreed (state in extras->compression)
   bool served : 1 = false;        // plain HTTP: answered a request (idle now: keep-alive)
+  // An HTTP/2 stream: no socket of its own; its bytes go through the parent's session
+  // (extras->h2_stream). Its write_shut means END_STREAM was asked for.
+  bool h2_stream : 1 = false;
 
   [[nodiscard]] bool has_queued() const { return queue && !queue->empty(); }
   [[nodiscard]] std::size_t buffered() const { return queue ? queue->size() : 0; }

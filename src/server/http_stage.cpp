@@ -143,6 +143,14 @@ void ServerCore::handle_http(Connection& c, std::span<std::byte> bytes) {
 
 void ServerCore::answer_http_error(Connection& c, int status) {
   if (status != 408) ++stats_.handshake_rejected;
+  if (c.h2_stream) {
+    HttpResponse response{
+        .status = status,
+        .body = std::to_string(status) + " " + std::string(protocol::reason_phrase(status)) + "\n"};
+    if (status == 426) response.headers.emplace_back("sec-websocket-version", "13");
+    h2_answer(c, response, /*head_only=*/false);
+    return;
+  }
   const std::string response = protocol::build_error_response(status);
   write_raw(c, as_bytes(response), {}, /*now=*/true);
   start_draining(c);
@@ -210,6 +218,11 @@ bool ServerCore::upgrade(Connection& c, const protocol::HttpRequest& request) {
     answer_http_error(c, protocol::http_status_for(check.error));
     return false;
   }
+  return open_websocket(c, request, check.upgrade.key, check.upgrade.protocols);
+}
+
+bool ServerCore::open_websocket(Connection& c, const protocol::HttpRequest& request,
+                                std::string_view key, std::string_view protocols) {
   auto route = routes_.ws.find(std::string(request.path));
   if (route == routes_.ws.end()) route = routes_.ws.find("*");
   if (route == routes_.ws.end()) {
@@ -224,8 +237,8 @@ bool ServerCore::upgrade(Connection& c, const protocol::HttpRequest& request) {
   if (handlers.on_upgrade) {
     // The application answers now or later: keep what the 101 needs, then ask.
     auto stash = std::make_unique<server::UpgradeStash>();
-    stash->key = std::string(check.upgrade.key);
-    for (std::string_view offered : protocol::split_protocols(check.upgrade.protocols))
+    stash->key = std::string(key);
+    for (std::string_view offered : protocol::split_protocols(protocols))
       stash->offered.emplace_back(offered);
     stash->deflate = std::move(deflate);
     stash->route = route->second;
@@ -239,23 +252,26 @@ bool ServerCore::upgrade(Connection& c, const protocol::HttpRequest& request) {
     return c.state == ConnectionState::open;
   }
   std::string chosen;
-  if (handlers.select_protocol && !check.upgrade.protocols.empty()) {
-    const std::vector<std::string_view> offered =
-        protocol::split_protocols(check.upgrade.protocols);
+  if (handlers.select_protocol && !protocols.empty()) {
+    const std::vector<std::string_view> offered = protocol::split_protocols(protocols);
     chosen = handlers.select_protocol(offered);
     // Only a protocol the client offered may be answered (RFC 6455 §4.1, client step 6).
     if (std::find(offered.begin(), offered.end(), chosen) == offered.end()) chosen.clear();
   }
-  return complete_upgrade(c, check.upgrade.key, std::move(chosen), std::move(deflate),
-                          route->second);
+  return complete_upgrade(c, key, std::move(chosen), std::move(deflate), route->second);
 }
 
 bool ServerCore::complete_upgrade(Connection& c, std::string_view key, std::string chosen,
                                   protocol::DeflateNegotiation deflate, std::uint16_t route) {
-  const std::string extensions =
-      deflate.accepted ? "Sec-WebSocket-Extensions: " + deflate.response + "\r\n" : std::string();
-  const std::string response = protocol::build_upgrade_response(key, chosen, extensions);
-  if (!write_raw(c, as_bytes(response), {}, /*now=*/true)) return false;
+  if (c.h2_stream) {
+    // RFC 8441 §5: a 200 with the negotiated headers, no Sec-WebSocket-Accept.
+    h2_open_tunnel(c, chosen, deflate.accepted ? deflate.response : std::string());
+  } else {
+    const std::string extensions =
+        deflate.accepted ? "Sec-WebSocket-Extensions: " + deflate.response + "\r\n" : std::string();
+    const std::string response = protocol::build_upgrade_response(key, chosen, extensions);
+    if (!write_raw(c, as_bytes(response), {}, /*now=*/true)) return false;
+  }
   c.state = ConnectionState::open;
   ++stats_.websocket_upgrades;
   c.route = route;
@@ -381,6 +397,10 @@ bool ServerCore::complete_response(Connection& c, const HttpResponse& response) 
 }
 
 void ServerCore::answer_http(Connection& c, const HttpResponse& response, bool head_only) {
+  if (c.h2_stream) {
+    h2_answer(c, response, head_only);
+    return;
+  }
   std::string head = "HTTP/1.1 " + std::to_string(response.status) + " " +
                      std::string(protocol::reason_phrase(response.status)) + "\r\n";
   // 204 and 304 carry no body and so no Content-Length (RFC 9110 §8.6).

@@ -101,6 +101,20 @@ int SendQueue::flush(int fd, net::TlsSession* tls) {
   return 0;
 }
 
+std::size_t SendQueue::take(std::span<std::byte> out) {
+  std::size_t copied = 0;
+  for (std::size_t i = head_; i < segments_.size() && copied < out.size(); ++i) {
+    const Segment& s = segments_[i];
+    const std::byte* base =
+        s.frame ? s.frame->data() : reinterpret_cast<const std::byte*>(owned_.data());
+    const std::size_t n = std::min<std::size_t>(s.end - s.begin, out.size() - copied);
+    std::memcpy(out.data() + copied, base + s.begin, n);
+    copied += n;
+  }
+  if (copied > 0) consume(copied);
+  return copied;
+}
+
 void SendQueue::consume(std::size_t written) {
   bytes_ -= written;
   while (written > 0) {

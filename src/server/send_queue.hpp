@@ -32,6 +32,10 @@ class SendQueue {
   // Queues a reference to `frame` (retained here, released once written).
   void push(SharedFrame* frame);
 
+  // Copies up to out.size() bytes from the front into `out` and drops them from the queue
+  // (an HTTP/2 stream's DATA frames are built this way). Returns how many.
+  std::size_t take(std::span<std::byte> out);
+
   // Writes as much as the socket takes, through `tls` when the connection has it. Returns 0 when
   // everything was written, -EAGAIN when bytes remain, or another -errno when it is broken.
   int flush(int fd, net::TlsSession* tls = nullptr);

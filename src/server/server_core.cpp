@@ -53,8 +53,8 @@ ServerCore* ServerCore::current() {
 
 std::uint16_t ServerCore::listen(std::uint16_t port, bool reuse_port) {
   if (!options_.tls_certificate_file.empty() || !options_.tls_private_key_file.empty()) {
-    tls_context_ = std::make_shared<const net::TlsContext>(options_.tls_certificate_file,
-                                                           options_.tls_private_key_file);
+    tls_context_ = std::make_shared<const net::TlsContext>(
+        options_.tls_certificate_file, options_.tls_private_key_file, options_.http2);
   }
   reserve_fd_ = net::reserve_descriptor();
   // The first SHA-1 makes OpenSSL load and initialise its provider (about 2 MB of code pages):
@@ -74,8 +74,8 @@ std::uint16_t ServerCore::add_listener(const std::string& host, std::uint16_t po
     listener.own_tls = true;
     listener.files = *own_tls;
     if (!own_tls->certificate_file.empty()) {
-      listener.tls = std::make_shared<const net::TlsContext>(own_tls->certificate_file,
-                                                             own_tls->private_key_file);
+      listener.tls = std::make_shared<const net::TlsContext>(
+          own_tls->certificate_file, own_tls->private_key_file, options_.http2);
     }
   } else {
     listener.tls = tls_context_;
@@ -193,9 +193,11 @@ namespace {
 
 // A fresh context from the files, or null (logged) when they cannot be used.
 std::shared_ptr<const net::TlsContext> reload_context(const std::string& certificate_file,
-                                                      const std::string& private_key_file) {
+                                                      const std::string& private_key_file,
+                                                      bool offer_h2) {
   try {
-    auto context = std::make_shared<const net::TlsContext>(certificate_file, private_key_file);
+    auto context =
+        std::make_shared<const net::TlsContext>(certificate_file, private_key_file, offer_h2);
     log(LogLevel::info, "TLS certificate reloaded from " + certificate_file,
         {{"cert", certificate_file}, {"key", private_key_file}});
     return context;
@@ -211,7 +213,8 @@ std::shared_ptr<const net::TlsContext> reload_context(const std::string& certifi
 
 void ServerCore::reload_tls() {
   if (tls_context_) {
-    if (auto fresh = reload_context(options_.tls_certificate_file, options_.tls_private_key_file)) {
+    if (auto fresh = reload_context(options_.tls_certificate_file, options_.tls_private_key_file,
+                                    options_.http2)) {
       tls_context_ = std::move(fresh);
     }
   }
@@ -219,8 +222,8 @@ void ServerCore::reload_tls() {
     if (!listener.own_tls) {
       listener.tls = tls_context_;
     } else if (listener.tls) {
-      if (auto fresh =
-              reload_context(listener.files.certificate_file, listener.files.private_key_file)) {
+      if (auto fresh = reload_context(listener.files.certificate_file,
+                                      listener.files.private_key_file, options_.http2)) {
         listener.tls = std::move(fresh);
       }
     }
@@ -251,6 +254,8 @@ void ServerCore::begin_shutdown() {
     if (c == nullptr) continue;
     if (c->state == ConnectionState::open) {
       close_connection(*c, code, reason);
+    } else if (c->state == ConnectionState::h2) {
+      h2_begin_shutdown(*c);  // GOAWAY once its WebSocket streams have closed
     } else if (restart && c->state == ConnectionState::http && !c->served) {
       // A successor listens: a handshake under way (accepted, its request not read yet)
       // finishes here within the shutdown timeout, then closes with 1012, instead of a reset
@@ -374,6 +379,10 @@ void ServerCore::continue_tls_handshake(Connection& c) {
     schedule_destroy(c, close_code::kAbnormal, "TLS handshake failed");
     return;
   }
+  if (c.tls()->negotiated_h2()) {
+    start_h2(c);
+    return;
+  }
   arm_timer(c, options_.handshake_timeout_ms);  // now the HTTP request's turn
 }
 
@@ -459,6 +468,9 @@ void ServerCore::handle_bytes(Connection& c, std::span<std::byte> bytes) {
     case ConnectionState::closing:
       handle_frames(c, bytes);
       break;
+    case ConnectionState::h2:
+      h2_receive(c, bytes);
+      break;
     case ConnectionState::draining:
     case ConnectionState::closed:
       break;  // discarded: the conversation is over
@@ -467,6 +479,14 @@ void ServerCore::handle_bytes(Connection& c, std::span<std::byte> bytes) {
 
 void ServerCore::flush(Connection& c) {
   if (c.state == ConnectionState::closed) return;
+  if (c.state == ConnectionState::h2) {
+    h2_flush(c);
+    return;
+  }
+  if (c.h2_stream) {
+    h2_stream_flush(c);
+    return;
+  }
   if (c.has_queued()) {
     const int rc = c.queue->flush(c.fd.get(), c.tls());
     if (rc == -EAGAIN) return;  // the writable edge brings us back
@@ -569,6 +589,9 @@ void ServerCore::on_timer(std::uint32_t slot) {
       }
       break;
     }
+    case ConnectionState::h2:
+      h2_on_timer(c);
+      break;
     case ConnectionState::closing:
     case ConnectionState::draining:
       schedule_destroy(c, c.close_code ? c.close_code : close_code::kAbnormal,
@@ -613,9 +636,14 @@ void ServerCore::reclaim() {
     if (!s.connection) continue;
     Connection& c = *s.connection;
     notify_close(c);
-    // Best effort for bytes queued this turn (a close frame answering a peer that already
-    // sent its FIN): the socket may still take them.
-    if (c.has_queued()) c.queue->flush(c.fd.get(), c.tls());
+    if (c.h2_stream) {
+      h2_detach_stream(c);  // its parent's session ends or resets the stream
+    } else if (c.has_queued()) {
+      // Best effort for bytes queued this turn (a close frame answering a peer that already
+      // sent its FIN): the socket may still take them.
+      c.queue->flush(c.fd.get(), c.tls());
+    }
+    if (c.extras && c.extras->h2) h2_close_streams(c);
     release_queue(c);
     loop_.timers().disarm(c.slot);
     group_.admission().release(c.peer.ip);

@@ -26,6 +26,7 @@
 #include "protocol/opcode.hpp"
 #include "server/compression.hpp"
 #include "server/connection.hpp"
+#include "server/h2_session.hpp"
 #include "server/server_group.hpp"
 #include "server/shared_frame.hpp"
 #include "server/topic_registry.hpp"
@@ -134,6 +135,10 @@ class ServerCore final : public net::LoopHandler {
   bool handle_request(server::Connection& c, const protocol::HttpRequest& request,
                       std::string_view body);
   bool upgrade(server::Connection& c, const protocol::HttpRequest& request);
+  // A checked WebSocket request (HTTP/1.1 upgrade or HTTP/2 extended CONNECT, whose `key` is
+  // empty): route, extensions, subprotocol, on_upgrade, then the answer.
+  bool open_websocket(server::Connection& c, const protocol::HttpRequest& request,
+                      std::string_view key, std::string_view protocols);
   // Sends the 101 and opens the WebSocket. Returns whether it is still open afterwards.
   bool complete_upgrade(server::Connection& c, std::string_view key, std::string chosen,
                         protocol::DeflateNegotiation deflate, std::uint16_t route);
@@ -146,6 +151,33 @@ class ServerCore final : public net::LoopHandler {
   // Sends a deferred answer, then serves the requests pipelined behind it. False when the
   // connection was not waiting for one.
   bool complete_response(server::Connection& c, const HttpResponse& response);
+
+  // HTTP/2 (h2_stage.cpp): a parent connection in state h2, its stream Connections.
+  friend struct server::H2Connection;
+  // ALPN chose h2: the connection speaks HTTP/2 from now on.
+  void start_h2(server::Connection& c);
+  void h2_receive(server::Connection& c, std::span<std::byte> bytes);
+  // Moves the session's frames into the socket, within a budget so that bytes waiting for
+  // the socket stay in the streams' own queues (and count against max_buffered_bytes).
+  void h2_flush(server::Connection& c);
+  void h2_on_timer(server::Connection& c);
+  void h2_begin_shutdown(server::Connection& c);
+  // The parent is going away: its streams close with 1006.
+  void h2_close_streams(server::Connection& c);
+  // A stream Connection: flush asks the parent's session to send; END_STREAM; reclaiming.
+  void h2_stream_flush(server::Connection& s);
+  void h2_end_stream(server::Connection& s);
+  void h2_detach_stream(server::Connection& s);
+  server::Connection* h2_parent(const server::Connection& s) const;
+  // A request arrived on a stream of `parent`.
+  void h2_request(server::Connection& parent, std::int32_t stream, server::H2Request& request);
+  void h2_upgrade(server::Connection& s, const protocol::HttpRequest& request,
+                  const server::H2Request& h2);
+  // Answers on the stream and lets its Connection go.
+  void h2_answer(server::Connection& s, const HttpResponse& response, bool head_only);
+  // Sends the 200 of an extended CONNECT with the negotiated headers.
+  void h2_open_tunnel(server::Connection& s, std::string_view chosen,
+                      const std::string& extensions);
 
   // Application hooks (server_hooks.cpp)
   void run_watch(int fd, std::uint32_t events);

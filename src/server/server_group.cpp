@@ -187,6 +187,8 @@ ServerStats ServerGroup::stats() const {
     total.messages_dropped += one.messages_dropped + core->inbox_dropped();
     total.closed_message_rate += one.closed_message_rate;
     total.idle_timeouts += one.idle_timeouts;
+    total.http2_connections += one.http2_connections;
+    total.http2_websocket_streams += one.http2_websocket_streams;
   }
   total.connections_open = admission_.open();
   return total;

@@ -13,7 +13,7 @@ std::string metrics_text(const ServerStats& s) {
     const char* help;
     std::uint64_t value;
   };
-  const std::array<Metric, 16> metrics{{
+  const std::array<Metric, 18> metrics{{
       {"connections_open", "gauge", "Sockets open now, HTTP and WebSocket.", s.connections_open},
       {"connections_accepted_total", "counter", "Sockets accepted.", s.connections_accepted},
       {"websocket_upgrades_total", "counter", "Successful WebSocket upgrades.",
@@ -42,6 +42,10 @@ std::string metrics_text(const ServerStats& s) {
        s.closed_message_rate},
       {"idle_timeouts_total", "counter", "Connections closed after an unanswered idle ping.",
        s.idle_timeouts},
+      {"http2_connections_total", "counter", "Connections that chose HTTP/2 (ALPN h2).",
+       s.http2_connections},
+      {"http2_websocket_streams_total", "counter",
+       "WebSockets opened over HTTP/2 (RFC 8441 extended CONNECT).", s.http2_websocket_streams},
   }};
   std::string out;
   for (const Metric& m : metrics) {

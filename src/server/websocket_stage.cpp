@@ -211,6 +211,10 @@ void ServerCore::fail(Connection& c, std::uint16_t code, std::string_view reason
 }
 
 void ServerCore::shut_write(Connection& c) {
+  if (c.h2_stream) {
+    h2_end_stream(c);  // END_STREAM once the stream's queue is sent
+    return;
+  }
   c.write_shut = true;
   if (c.tls()) c.tls()->shutdown();  // close_notify before the FIN
   net::shutdown_write(c.fd.get());
@@ -230,7 +234,7 @@ void ServerCore::start_draining(Connection& c) {
 bool ServerCore::write_raw(Connection& c, std::span<const std::byte> head,
                            std::span<const std::byte> body, bool now) {
   if (c.state == ConnectionState::closed) return false;
-  if (now && !c.has_queued()) {
+  if (now && !c.has_queued() && !c.h2_stream) {
     // HTTP responses gain nothing from waiting for the end of the turn, and writing them at
     // once spares an idle connection its queue.
     std::array<iovec, 2> iov{{{const_cast<std::byte*>(head.data()), head.size()},

@@ -137,6 +137,7 @@ describe('config file, environment and flags', { timeout: 60_000 }, () => {
       line('compression-window-bits = 15', 'default'),
       line('# tls-cert is not set', 'default'),
       line('# tls-key is not set', 'default'),
+      line('http2 = "on"', 'default'),
       line('tls-handshake-timeout = 10', 'default'),
       line('log-level = "info"', 'default'),
       line('log-format = "text"', 'default'),

@@ -1,7 +1,8 @@
 // `hibiki gateway` with TLS on both ports, each with its own throwaway certificate: $connect over
 // wss:// says X-Forwarded-Proto https, PostToConnection over https:// reaches the client, plain
 // http:// to the TLS management port is refused without harm, and SIGHUP with new files on disk
-// gives new connections on each port the new certificate while open connections keep working.
+// gives new connections on each port the new certificate while open connections keep working;
+// over HTTP/2, a $connect decided after the backend answers opens an RFC 8441 stream.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
+import { connectH2, openWebSocket } from './lib/h2ws.mjs';
 import { DEFAULT_TIMEOUT, HOST, eventually, withTimeout } from './lib/server.mjs';
 import {
   gatewayToml, startBackend, startGateway, stopGateway, tempDir,
@@ -145,6 +147,39 @@ describe('gateway over TLS on both ports', { timeout: 60_000 }, () => {
     assert.equal(posted.status, 200, posted.body);
     assert.equal(await open.next(), 'over https');
   });
+
+  test('HTTP/2: $connect answered later opens an RFC 8441 stream; PostToConnection over h2',
+    async () => {
+      // The gateway decides the upgrade after its backend answers (on_upgrade, deferred): the
+      // stream waits, then gets its 200.
+      const session = await connectH2(gateway.port, certs.ws.pem);
+      const managementSession = await connectH2(gateway.managementPort, certs.api.pem);
+      try {
+        const ws = await openWebSocket(session, '/?tag=h2');
+        assert.equal(ws.status, 200);
+        const connect = await backend.connectEvent('h2');
+        assert.equal(connect.headers['X-Forwarded-Proto'], 'https');
+        const id = connect.requestContext.connectionId;
+        ws.send('{"action":"over h2"}');
+        const message = await backend.waitFor((e) => e.requestContext?.eventType === 'MESSAGE' &&
+          e.requestContext.connectionId === id, { what: 'MESSAGE over h2' });
+        assert.equal(message.body, '{"action":"over h2"}');
+        const posted = await withTimeout(new Promise((res, rej) => {
+          const req = managementSession.request({ ':method': 'POST',
+            ':path': `${new URL(gateway.managementUrl).pathname}/@connections/${encodeURIComponent(id)}` });
+          req.on('response', (h) => { req.resume(); req.on('end', () => res(h[':status'])); });
+          req.on('error', rej);
+          req.end('pushed over h2');
+        }), DEFAULT_TIMEOUT, 'PostToConnection over h2');
+        assert.equal(posted, 200);  // answered later (route_deferred) on an h2 stream
+        assert.equal((await ws.next()).text, 'pushed over h2');
+        ws.close();
+        assert.equal((await ws.closed).code, 1000);
+      } finally {
+        session.close();
+        managementSession.close();
+      }
+    });
 
   test('a client that does not trust the certificate is refused by the client side', async () => {
     // The WebSocket port's certificate does not vouch for the management port, nor the reverse.
