@@ -307,6 +307,8 @@ async function exchange(server, a, b) {
   await sendText(a, 'hello from A');
   await lastMessage(a.page, 'hello from A');
   await sendText(b, XSS);
+  // The echo back to B means the server has it: only then ask who sent it.
+  await lastMessage(b.page, XSS);
   const idA = server.senderOf('hello from A');
   const idB = server.senderOf(XSS);
   assert.notEqual(idA, idB);
