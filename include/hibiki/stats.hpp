@@ -27,6 +27,7 @@ struct ServerStats {
   std::uint64_t messages_dropped = 0;     // backpressure policy drop
   std::uint64_t closed_message_rate = 0;  // closed 1008: max_messages_per_second
   std::uint64_t idle_timeouts = 0;        // closed 1001 after an unanswered ping
+  std::uint64_t io_uring_loops = 0;       // gauge: event loops on io_uring (the others: epoll)
 };
 
 // "# TYPE hibiki_connections_open gauge\nhibiki_connections_open 3\n..." for every counter.

@@ -87,8 +87,11 @@ struct Connection {
   bool peer_hung_up : 1 = false;  // epoll reported the peer's FIN or an error: read to EOF
   bool compressed : 1 = false;    // permessage-deflate agreed (state in extras->compression)
   bool served : 1 = false;        // plain HTTP: answered a request (idle now: keep-alive)
+  bool receiving : 1 = false;     // io_uring: a multishot receive is armed
+  bool reclaiming : 1 = false;    // io_uring: closed, waiting for its operations' completions
 
   [[nodiscard]] bool has_queued() const { return queue && !queue->empty(); }
+  [[nodiscard]] bool sending() const { return queue && queue->sending(); }
   [[nodiscard]] std::size_t buffered() const { return queue ? queue->size() : 0; }
   ConnectionExtras& more() {
     if (!extras) extras = std::make_unique<ConnectionExtras>();

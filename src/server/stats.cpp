@@ -13,7 +13,7 @@ std::string metrics_text(const ServerStats& s) {
     const char* help;
     std::uint64_t value;
   };
-  const std::array<Metric, 16> metrics{{
+  const std::array<Metric, 17> metrics{{
       {"connections_open", "gauge", "Sockets open now, HTTP and WebSocket.", s.connections_open},
       {"connections_accepted_total", "counter", "Sockets accepted.", s.connections_accepted},
       {"websocket_upgrades_total", "counter", "Successful WebSocket upgrades.",
@@ -42,6 +42,8 @@ std::string metrics_text(const ServerStats& s) {
        s.closed_message_rate},
       {"idle_timeouts_total", "counter", "Connections closed after an unanswered idle ping.",
        s.idle_timeouts},
+      {"io_uring_loops", "gauge", "Event loops on the io_uring backend (the others use epoll).",
+       s.io_uring_loops},
   }};
   std::string out;
   for (const Metric& m : metrics) {

@@ -15,6 +15,7 @@
 #include "hibiki/server.hpp"
 #include "running_server.hpp"
 #include "test_client.hpp"
+#include "test_io.hpp"
 
 namespace hibiki {
 namespace {
@@ -70,7 +71,7 @@ struct Seen {
 };
 
 TEST(Backpressure, drop_refuses_past_the_cap_and_on_drain_runs_once_after_the_client_reads) {
-  Server server(capped(BackpressurePolicy::drop));
+  Server server(testing::on_test_io(capped(BackpressurePolicy::drop)));
   Seen seen;
   std::atomic<bool> client_reading{false};
   server.ws("/", {.on_message =
@@ -155,7 +156,7 @@ TEST(Backpressure, drop_refuses_past_the_cap_and_on_drain_runs_once_after_the_cl
 }
 
 TEST(Backpressure, close_refuses_past_the_cap_and_on_close_reports_1008) {
-  Server server(capped(BackpressurePolicy::close));
+  Server server(testing::on_test_io(capped(BackpressurePolicy::close)));
   std::mutex mutex;
   std::uint32_t accepted = 0;
   SendStatus refused = SendStatus::sent;
