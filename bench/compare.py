@@ -68,7 +68,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def hibiki_command(hibiki, kind, port, threads):
+def hibiki_command(hibiki, kind, port, threads, io=None):
     job = "chat" if kind == "chat" else "echo"
     command = [hibiki, job, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warn",
                "--idle-timeout", "0", "--max-message", str(16 << 20), "--max-connections",
@@ -78,6 +78,8 @@ def hibiki_command(hibiki, kind, port, threads):
         command += ["--db", ":memory:", "--rate-limit", "0"]
     if threads is not None:
         command += ["--threads", str(threads)]
+    if io is not None:
+        command += ["--io", io]
     return command
 
 
@@ -86,6 +88,10 @@ def server_command(name, kind, port, options):
     match = re.fullmatch(r"hibiki-t(\d+)", name)
     if match:
         return hibiki_command(options.hibiki, kind, port, int(match.group(1)))
+    # hibiki-epoll, hibiki-io_uring: hibiki on that I/O backend (--backends).
+    match = re.fullmatch(r"hibiki-(epoll|io_uring)", name)
+    if match:
+        return hibiki_command(options.hibiki, kind, port, options.threads, match.group(1))
     if name == "hibiki":
         return hibiki_command(options.hibiki, kind, port, options.threads)
     if name == "node-ws":
@@ -359,6 +365,26 @@ def add_ratios(summary, results, servers, anchors):
         entry["derived"] = derived
 
 
+def print_backends(summary, results, rounds):
+    print(f"\nhibiki --threads 1 on epoll and on io_uring, interleaved: median (min–max) of "
+          f"{rounds} round(s); the ratio is the median of the per-round io_uring/epoll ratios "
+          "(below 1: io_uring does the same work with less server CPU).\n")
+    print("| workload | unit | epoll | io_uring | io_uring/epoll | rate epoll | rate io_uring | "
+          "p99 µs epoll | p99 µs io_uring | wsload CPU % epoll / io_uring |")
+    print("|" + "---|" * 10)
+    for workload, entry in summary.items():
+        e, u = entry["servers"]["hibiki-epoll"], entry["servers"]["hibiki-io_uring"]
+        runs = results[workload]
+        p99 = {name: spread([r.get("p99_us") for r in runs[name]]) for name in runs}
+        ratio = round_ratios(runs, "hibiki-io_uring", "hibiki-epoll", workload)
+        print(f"| {workload} | {entry['unit']} | {fmt(e['figure'])} | {fmt(u['figure'])} | "
+              f"{fmt(ratio)} | {fmt(e['rate'])} | {fmt(u['rate'])} | "
+              f"{fmt(p99['hibiki-epoll'])} | {fmt(p99['hibiki-io_uring'])} | "
+              f"{fmt(e['client_cpu_pct'])} / {fmt(u['client_cpu_pct'])} |")
+        entry["ratios"]["io_uring/epoll"] = ratio
+        entry["p99_us"] = p99
+
+
 def print_scaling(summary, servers, rounds):
     print(f"\nhibiki with --threads 1 and --threads 2: median (min–max) of {rounds} round(s). "
           f"The server is NOT pinned to one core: it runs on cores {SCALING_CORES}, and wsload "
@@ -388,6 +414,8 @@ def main():
                         "as its one core allows)")
     parser.add_argument("--scaling", action="store_true", help="hibiki alone with --threads 1 "
                         "and 2, server on cores " + SCALING_CORES)
+    parser.add_argument("--backends", action="store_true", help="hibiki alone on epoll and on "
+                        "io_uring (--io), --threads 1, server on core " + SERVER_CORES)
     parser.add_argument("--hibiki", default=HIBIKI, help="the hibiki binary (default: "
                         "build/release/hibiki)")
     parser.add_argument("--anchors", default=ANCHORS)
@@ -395,7 +423,15 @@ def main():
                         "bench/results/latest.json, or scaling.json with --scaling)")
     options = parser.parse_args()
 
-    if options.scaling:
+    if options.backends:
+        if options.servers or options.scaling:
+            parser.error("--backends runs hibiki alone on both backends; drop --servers and "
+                         "--scaling")
+        servers = ["hibiki-epoll", "hibiki-io_uring"]
+        workloads = (options.workloads or ",".join(WORKLOADS)).split(",")
+        if options.threads is None:
+            options.threads = 1
+    elif options.scaling:
         if options.servers or options.threads is not None:
             parser.error("--scaling runs hibiki alone with --threads 1 and 2; drop --servers "
                          "and --threads")
@@ -415,7 +451,8 @@ def main():
         if workload not in WORKLOADS:
             parser.error(f"unknown workload {workload}")
     for name in servers:
-        if name not in ("hibiki", "node-ws", "bun", "hibiki-t1", "hibiki-t2"):
+        if name not in ("hibiki", "node-ws", "bun", "hibiki-t1", "hibiki-t2", "hibiki-epoll",
+                        "hibiki-io_uring"):
             parser.error(f"unknown server {name}")
     if "bun" in servers and not os.access(BUN, os.X_OK):
         parser.error(f"Bun is not installed ({BUN}): run scripts/install-deps.sh --bench")
@@ -427,12 +464,13 @@ def main():
               f"{'--scaling' if options.scaling else '--threads'} needs it.", file=sys.stderr)
         return 2
     json_path = options.json or os.path.join(
-        ROOT, "bench", "results", "scaling.json" if options.scaling else "latest.json")
+        ROOT, "bench", "results", "scaling.json" if options.scaling else
+        "backends.json" if options.backends else "latest.json")
 
     wsload = subprocess.run([os.path.join(WSLOAD_DIR, "build.sh")], capture_output=True,
                             text=True, check=True).stdout.strip().splitlines()[-1]
     meta = {
-        "mode": "scaling" if options.scaling else "compare",
+        "mode": "scaling" if options.scaling else "backends" if options.backends else "compare",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "rounds": options.rounds, "servers": servers, "workloads": workloads,
         "server_cores": SCALING_CORES if options.scaling else SERVER_CORES,
@@ -454,6 +492,11 @@ def main():
                                                 for b, a in pairs
                                                 if a.get(rate_key) and b.get(rate_key)])
         print_scaling(summary, servers, options.rounds)
+        anchors = {}
+    elif options.backends:
+        results = run_rounds(wsload, servers, workloads, options, SERVER_CORES, CLIENT_CORES)
+        summary = summarize(results, servers)
+        print_backends(summary, results, options.rounds)
         anchors = {}
     else:
         results = run_rounds(wsload, servers, workloads, options, SERVER_CORES, CLIENT_CORES)

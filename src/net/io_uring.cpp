@@ -87,7 +87,24 @@ UringBackend::UringBackend() : wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
 }
 
 UringBackend::~UringBackend() {
-  if (ring_ready_) io_uring_queue_exit(&ring_);
+  if (ring_ready_) {
+    // Requests still pending at exit (the wake-up read, multishot receives) would be cancelled
+    // by the kernel later, through task work that interrupts whatever the submitting thread is
+    // blocked in then (EINTR on a read with a timeout). Cancel and reap them here instead.
+    if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) {
+      io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+      io_uring_sqe_set_data64(sqe, user_data(Op::ignore, 0));
+    }
+    __kernel_timespec timeout{.tv_sec = 0, .tv_nsec = 10'000'000};
+    for (int round = 0; round < 10; ++round) {
+      io_uring_cqe* cqe = nullptr;
+      if (io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &timeout, nullptr) < 0) break;
+      const unsigned ready = io_uring_cq_ready(&ring_);
+      if (ready == 0) break;
+      io_uring_cq_advance(&ring_, ready);
+    }
+    io_uring_queue_exit(&ring_);
+  }
   if (buffer_ring_ != nullptr) ::munmap(buffer_ring_, buffer_ring_bytes_);
 }
 
