@@ -1,5 +1,5 @@
-// ServerOptions::io to a backend: auto probes io_uring once per process and says what it took.
-#include <mutex>
+// ServerOptions::io to a backend: auto probes io_uring (about a millisecond: a ring, a buffer
+// ring and one byte through a socketpair) and says what it took.
 #include <stdexcept>
 #include <string>
 
@@ -7,24 +7,14 @@
 #include "server/server_group.hpp"
 
 namespace hibiki::detail {
-namespace {
-
-// The probe sets up a ring and receives a byte through it: done once, not per Server.
-const std::string& unavailable_reason() {
-  static std::once_flag once;
-  static std::string reason;
-  std::call_once(once, [] { reason = net::io_uring_unavailable_reason(); });
-  return reason;
-}
-
-}  // namespace
 
 net::IoKind choose_io_backend(IoBackend wanted) {
   if (wanted == IoBackend::epoll) {
     log(LogLevel::info, "I/O backend: epoll (as configured)", {{"io", "epoll"}});
     return net::IoKind::epoll;
   }
-  const std::string& reason = unavailable_reason();
+  // Not cached: a sysctl or a seccomp filter may change between two servers of one process.
+  const std::string reason = net::io_uring_unavailable_reason();
   if (wanted == IoBackend::io_uring) {
     if (!reason.empty()) {
       throw std::runtime_error("io_uring was asked for (io = io_uring) but is not available: " +
