@@ -37,7 +37,16 @@ void ServerCore::on_accepted(std::uint64_t token, int result, bool more) {
       ::close(result);  // accepted while the listener was being closed
     }
   } else if (result == -EMFILE || result == -ENFILE) {
-    if (listening) refuse_one_pending(listeners_[index].fd.get());
+    // io_uring takes the descriptor before it looks for a connection: armed again now, the
+    // accept would fail at once, forever. Until a connection closes, the listener goes back
+    // to readiness (accept_all, which refuses with the reserve descriptor).
+    if (!listening) return;
+    refuse_one_pending(listeners_[index].fd.get());
+    if (!listeners_[index].polling) {
+      listeners_[index].polling = true;
+      loop_.watch_readable(listeners_[index].fd.get(), token);
+    }
+    return;
   } else if (result != -ECANCELED && result != -ECONNABORTED && result != -EAGAIN &&
              result != -EINTR) {
     log(LogLevel::warn, std::string("accept failed: ") + std::strerror(-result),
@@ -112,6 +121,16 @@ bool ServerCore::retire_on_ring(Connection& c) {
   ++reclaiming_;
   next_generation(slots_[c.slot]);  // handles go stale now; completions match c.generation
   return true;
+}
+
+void ServerCore::resume_ring_accepts() {
+  for (std::size_t index = 0; index < listeners_.size(); ++index) {
+    Listener& listener = listeners_[index];
+    if (!listener.polling || !listener.fd.valid()) continue;
+    listener.polling = false;
+    loop_.unwatch(listener.fd.get());
+    loop_.ring()->accept(listener.fd.get(), index);
+  }
 }
 
 void ServerCore::reclaim_when_idle(Connection& c) {

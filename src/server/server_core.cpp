@@ -673,6 +673,7 @@ void ServerCore::free_slot(std::uint32_t slot) {
   s.connection.reset();
   next_generation(s);
   free_slots_.push_back(slot);
+  if (loop_.ring() != nullptr) resume_ring_accepts();
 }
 
 bool ServerCore::before_sleep() {

@@ -176,6 +176,8 @@ class ServerCore final : public net::LoopHandler {
   }
   void start_receiving(server::Connection& c);
   void rearm_receives();
+  // A descriptor was freed: listeners that ran out (polling) accept through the ring again.
+  void resume_ring_accepts();
   // The connection a completion's token names, reclaiming ones included; nullptr if none.
   server::Connection* completion_target(std::uint64_t token) const;
   // A closed connection with operations in flight: cancel them and keep its slot, descriptor
@@ -241,6 +243,7 @@ class ServerCore final : public net::LoopHandler {
     bool own_tls = false;
     ListenerTls files;
     std::shared_ptr<const net::TlsContext> tls;  // what new connections get; null: plain
+    bool polling = false;  // io_uring, out of descriptors: readiness instead of multishot accept
   };
   std::vector<Listener> listeners_;  // a connection's `listener` indexes this
   net::UniqueFd reserve_fd_;         // spare descriptor released to refuse connections at EMFILE
