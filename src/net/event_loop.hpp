@@ -43,6 +43,9 @@ class EventLoop {
   // One wait of at most timeout_ms and its events, without timers or before_sleep: for
   // collecting the last completions after run() returned.
   void poll(LoopHandler& handler, int timeout_ms) { backend_->wait(timeout_ms, handler); }
+  // After the last poll, on the loop's thread: nothing may stay pending in the kernel on
+  // behalf of this thread once another one destroys the loop.
+  void close_io() { backend_->close_requests(); }
 
   // Makes a sleeping run() return from its wait and call on_wake(). Async-signal-safe and
   // safe from any thread.

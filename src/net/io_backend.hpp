@@ -34,6 +34,8 @@ class IoBackend {
   // Hands the kernel what is pending, waits up to timeout_ms (0: not at all) for something to
   // happen, and reports everything that did to `handler`.
   virtual void wait(int timeout_ms, LoopHandler& handler) = 0;
+  // The loop is done: drop pending requests now, on the loop's thread (io_uring).
+  virtual void close_requests() {}
 };
 
 std::unique_ptr<IoBackend> make_epoll_backend();

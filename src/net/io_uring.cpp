@@ -13,6 +13,7 @@
 #include <cstring>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 namespace hibiki::net {
@@ -23,7 +24,7 @@ constexpr unsigned kSubmissionEntries = 1024;
 constexpr unsigned kCompletionEntries = 8192;
 constexpr unsigned kBufferGroup = 0;
 // Buffers handed to the kernel at first and per refill: a light load touches few of them.
-constexpr unsigned kBufferStep = 64;
+constexpr unsigned kBufferStep = 32;
 constexpr std::size_t kBufferPadding = 64;  // parsers may read a little past the bytes
 constexpr std::size_t kBufferStride = UringBackend::kBufferBytes + kBufferPadding;
 constexpr unsigned kCompletionBatch = 256;
@@ -87,25 +88,30 @@ UringBackend::UringBackend() : wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
 }
 
 UringBackend::~UringBackend() {
-  if (ring_ready_) {
-    // Requests still pending at exit (the wake-up read, multishot receives) would be cancelled
-    // by the kernel later, through task work that interrupts whatever the submitting thread is
-    // blocked in then (EINTR on a read with a timeout). Cancel and reap them here instead.
-    if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) {
-      io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-      io_uring_sqe_set_data64(sqe, user_data(Op::ignore, 0));
-    }
-    __kernel_timespec timeout{.tv_sec = 0, .tv_nsec = 10'000'000};
-    for (int round = 0; round < 10; ++round) {
-      io_uring_cqe* cqe = nullptr;
-      if (io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &timeout, nullptr) < 0) break;
-      const unsigned ready = io_uring_cq_ready(&ring_);
-      if (ready == 0) break;
-      io_uring_cq_advance(&ring_, ready);
-    }
-    io_uring_queue_exit(&ring_);
-  }
+  if (!ring_ready_) return;
+  if (std::this_thread::get_id() == waiter_) close_requests();
+  io_uring_queue_exit(&ring_);
   if (buffer_ring_ != nullptr) ::munmap(buffer_ring_, buffer_ring_bytes_);
+}
+
+void UringBackend::close_requests() {
+  // Requests still pending when the ring closes (the wake-up read, multishot receives) are
+  // cancelled by the kernel later, through task work that interrupts whatever the thread that
+  // submitted them is blocked in then (EINTR on a read with a timeout). Cancelled and reaped
+  // here instead, by that thread; entering the ring from another would tie it to the ring too.
+  if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) {
+    io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+    io_uring_sqe_set_data64(sqe, user_data(Op::ignore, 0));
+  }
+  __kernel_timespec timeout{.tv_sec = 0, .tv_nsec = 10'000'000};
+  for (int round = 0; round < 10; ++round) {
+    io_uring_cqe* cqe = nullptr;
+    if (io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &timeout, nullptr) < 0) break;
+    const unsigned ready = io_uring_cq_ready(&ring_);
+    if (ready == 0) break;
+    io_uring_cq_advance(&ring_, ready);
+  }
+  waiter_ = {};
 }
 
 std::byte* UringBackend::buffer(unsigned id) const {
@@ -240,6 +246,7 @@ void UringBackend::cancel_accept(std::uint64_t token) {
 }
 
 void UringBackend::wait(int timeout_ms, LoopHandler& handler) {
+  waiter_ = std::this_thread::get_id();
   int rc;
   if (timeout_ms > 0) {
     __kernel_timespec timeout{.tv_sec = timeout_ms / 1000,
@@ -347,9 +354,23 @@ std::string errno_text(int error) {
   return text;
 }
 
+std::string probe_io_uring();
+
 }  // namespace
 
 std::string io_uring_unavailable_reason() {
+  // On a thread of its own: a thread that entered a ring gets task work (TWA_SIGNAL) from the
+  // kernel when that ring is torn down, later and asynchronously, which interrupts whatever
+  // it is blocked in then. A thread that has exited is left alone.
+  std::string reason;
+  std::thread prober([&reason] { reason = probe_io_uring(); });
+  prober.join();
+  return reason;
+}
+
+namespace {
+
+std::string probe_io_uring() {
   io_uring ring{};
   if (int rc = io_uring_queue_init(8, &ring, 0); rc < 0) {
     return "io_uring_setup: " + errno_text(-rc);
@@ -404,6 +425,8 @@ std::string io_uring_unavailable_reason() {
   }
   return {};
 }
+
+}  // namespace
 
 std::unique_ptr<IoBackend> make_uring_backend() {
   return std::make_unique<UringBackend>();

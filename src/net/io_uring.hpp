@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <thread>
 #include <unordered_map>
 
 #include "net/io_backend.hpp"
@@ -35,6 +36,10 @@ class UringBackend final : public IoBackend {
   void forget(int fd) override { unwatch(fd); }
   void wake() const override;
   void wait(int timeout_ms, LoopHandler& handler) override;
+  // Cancels every pending request and reaps the completions, on the thread that waits on the
+  // ring (the destructor does it when that thread destroys the ring; else the owner calls
+  // EventLoop::close_io() on that thread before handing the loop over).
+  void close_requests() override;
 
   // Completion-style operations; `token` comes back with each completion and must be below
   // 2^61. Until an operation's last completion (more == false) arrived, the descriptor must
@@ -48,9 +53,12 @@ class UringBackend final : public IoBackend {
   // Cancels a multishot accept by its token (safe after the listener is closed).
   void cancel_accept(std::uint64_t token);
 
-  // Receive buffers: how many, of how many bytes (each followed by padding the parsers may read).
-  static constexpr unsigned kBufferCount = 256;
-  static constexpr std::size_t kBufferBytes = 16 * 1024;
+  // Receive buffers: how many at most, of how many bytes (each followed by padding the parsers
+  // may read). 32 KiB: a 16 KiB message and its header arrive in one buffer, parsed in place.
+  // Few: the kernel takes them in ring order, so every buffer handed out gets touched (a
+  // page at least) even under light load, and that memory counts against idle connections.
+  static constexpr unsigned kBufferCount = 64;
+  static constexpr std::size_t kBufferBytes = 32 * 1024;
 
  private:
   struct Watch {
@@ -82,6 +90,7 @@ class UringBackend final : public IoBackend {
 
   io_uring ring_{};
   bool ring_ready_ = false;
+  std::thread::id waiter_;  // the thread that last waited: it submitted what is pending
   UniqueFd wake_fd_;
   std::uint64_t wake_count_ = 0;  // the eventfd read's target
   io_uring_buf_ring* buffer_ring_ = nullptr;

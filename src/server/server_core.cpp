@@ -115,6 +115,7 @@ int ServerCore::run() {
   // completions (they come at once) before anything is freed.
   for (int wait = 0; reclaiming_ > 0 && wait < 100; ++wait)
     loop_.poll(*this, 10);
+  loop_.close_io();
   stopped_ = true;
   {
     const std::lock_guard lock(inbox_mutex_);

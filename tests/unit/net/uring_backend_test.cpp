@@ -179,7 +179,7 @@ TEST(UringBackend, many_connections_sending_at_once_run_out_of_buffers_and_lose_
   UringBackend ring;
   Completions events;
   constexpr int kConnections = 200;
-  constexpr std::size_t kBytesEach = 48 * 1024;  // 3 buffers each: 600 > kBufferCount
+  constexpr std::size_t kBytesEach = 48 * 1024;  // 2 buffers each: 400 > kBufferCount
   std::vector<std::pair<UniqueFd, UniqueFd>> pairs;
   for (int i = 0; i < kConnections; ++i) {
     pairs.push_back(testing::tcp_pair());

@@ -94,8 +94,8 @@ TEST(IoChoice, the_program_falls_back_to_epoll_on_auto_and_says_why) {
   const auto [status, output] = in_child([] {
     if (!deny_io_uring()) return 10;
     // --help after the backend was chosen is not a thing; a bad port ends the run right after.
-    ::execl(HIBIKI_BINARY, "hibiki", "echo", "--host", "203.0.113.1", "--port", "1", "--io",
-            "auto", static_cast<char*>(nullptr));
+    ::execl(HIBIKI_BINARY, "hibiki", "echo", "--host", "203.0.113.1", "--port", "1", "--io", "auto",
+            static_cast<char*>(nullptr));
     return 11;
   });
   EXPECT_EQ(status, 1) << output;  // cannot bind that address: after the backend's log line
