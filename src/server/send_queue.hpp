@@ -50,7 +50,7 @@ class SendQueue {
   void finish_send(std::size_t written);
   [[nodiscard]] bool sending() const { return sending_; }
 
-  static constexpr std::size_t kMaxSendIovecs = 16;
+  static constexpr std::size_t kMaxSendIovecs = 32;
 
  private:
   // What a sendmsg in flight points at; kept with the queue (and its spares) once allocated.
