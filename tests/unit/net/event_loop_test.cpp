@@ -119,7 +119,9 @@ TEST_P(EventLoopTest, a_level_watch_can_switch_to_writable_interest) {
 
 TEST_P(EventLoopTest, a_connection_watch_reports_data_and_the_peers_hang_up) {
   EventLoop loop(GetParam());
-  auto [server, client] = testing::tcp_pair();
+  auto pair = testing::tcp_pair();
+  UniqueFd& server = pair.first;  // named references: lambdas cannot capture bindings (C++20)
+  UniqueFd& client = pair.second;
   ASSERT_TRUE(client.valid());
   ASSERT_EQ(loop.watch(server.get(), 9), 0);
   ASSERT_EQ(::send(client.get(), "hello", 5, 0), 5);
