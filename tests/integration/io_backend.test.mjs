@@ -11,10 +11,16 @@ import { Client, HOST, hibikiBin, startServer, stopServer } from './lib/server.m
 
 const dir = mkdtempSync(join(tmpdir(), 'hibiki-io-'));
 
+// The HIBIKI_* variables of the test run (HIBIKI_IO from test.sh) removed, `extra` added.
 function withoutHibikiEnv(extra = {}) {
   const env = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HIBIKI_')) env[k] = v;
+  for (const k of Object.keys(process.env)) if (k.startsWith('HIBIKI_') && k !== 'HIBIKI_BIN') env[k] = null;
   return { ...env, ...extra };
+}
+
+// The same for spawnSync, which would pass a null as the text "null".
+function processEnv(extra = {}) {
+  return Object.fromEntries(Object.entries(withoutHibikiEnv(extra)).filter(([, v]) => v !== null));
 }
 
 async function metric(server, name) {
@@ -84,11 +90,11 @@ describe('I/O backend choice', { timeout: 60_000 }, () => {
 
   test('an unknown backend is refused, from the flag (as every option) and from HIBIKI_IO', () => {
     const flag = spawnSync(hibikiBin(), ['echo', '--io', 'kqueue'],
-      { env: withoutHibikiEnv(), encoding: 'utf8', timeout: 10_000 });
+      { env: processEnv(), encoding: 'utf8', timeout: 10_000 });
     assert.notEqual(flag.status, 0);  // CLI11's status for a value outside a set
     assert.match(flag.stderr, /--io: kqueue not in \{auto,epoll,io_uring\}/);
     const variable = spawnSync(hibikiBin(), ['echo'],
-      { env: withoutHibikiEnv({ HIBIKI_IO: 'select' }), encoding: 'utf8', timeout: 10_000 });
+      { env: processEnv({ HIBIKI_IO: 'select' }), encoding: 'utf8', timeout: 10_000 });
     assert.equal(variable.status, 2);
     assert.equal(variable.stderr,
       'hibiki echo: environment HIBIKI_IO: io: select not in {auto,epoll,io_uring}\n');
