@@ -54,12 +54,21 @@ std::uint32_t to_io_events(int poll_events) {
 
 UringBackend::UringBackend() : wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (!wake_fd_.valid()) throw std::system_error(errno, std::generic_category(), "eventfd");
+  // COOP_TASKRUN: a completion that arrives while the loop runs its handlers (a receive the
+  // client's core produced) waits for the loop's next io_uring_enter instead of interrupting
+  // it with an inter-processor interrupt. Kernels before 5.19 refuse it: then without.
   io_uring_params params{};
-  params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+  params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
+                 IORING_SETUP_TASKRUN_FLAG;
   params.cq_entries = kCompletionEntries;
-  if (int rc = io_uring_queue_init_params(kSubmissionEntries, &ring_, &params); rc < 0) {
-    throw std::system_error(-rc, std::generic_category(), "io_uring_setup");
+  int rc = io_uring_queue_init_params(kSubmissionEntries, &ring_, &params);
+  if (rc == -EINVAL) {
+    params = {};
+    params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+    params.cq_entries = kCompletionEntries;
+    rc = io_uring_queue_init_params(kSubmissionEntries, &ring_, &params);
   }
+  if (rc < 0) throw std::system_error(-rc, std::generic_category(), "io_uring_setup");
   ring_ready_ = true;
   // The provided-buffer ring: kBufferCount slots, filled kBufferStep at a time (see recycle).
   buffer_ring_bytes_ = kBufferCount * sizeof(io_uring_buf);
@@ -247,15 +256,11 @@ void UringBackend::cancel_accept(std::uint64_t token) {
 
 void UringBackend::wait(int timeout_ms, LoopHandler& handler) {
   waiter_ = std::this_thread::get_id();
-  int rc;
-  if (timeout_ms > 0) {
-    __kernel_timespec timeout{.tv_sec = timeout_ms / 1000,
-                              .tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1000000};
-    io_uring_cqe* first = nullptr;
-    rc = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &timeout, nullptr);
-  } else {
-    rc = io_uring_submit(&ring_);
-  }
+  // Entered also with no time to wait: completions held back (COOP_TASKRUN) are run then.
+  __kernel_timespec timeout{.tv_sec = timeout_ms / 1000,
+                            .tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1000000};
+  io_uring_cqe* first = nullptr;
+  const int rc = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &timeout, nullptr);
   if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) {
     throw std::system_error(-rc, std::generic_category(), "io_uring_enter");
   }
