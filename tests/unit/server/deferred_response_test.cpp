@@ -176,8 +176,9 @@ TEST(DeferredResponse, unanswered_gets_503_and_a_gone_client_is_no_harm) {
   const auto requests = waiting.wait_for(2);
   std::atomic<int> late{-1};
   server.dispatch([&] {
-    late = requests[0].second.respond({.body = "too late"}) ? 1 : 0;  // answered with 503
-    requests[1].second.respond({.body = "nobody there"});             // gone: no harm
+    const bool answered = requests[0].second.respond({.body = "too late"});  // answered: 503
+    requests[1].second.respond({.body = "nobody there"});                    // gone: no harm
+    late = answered ? 1 : 0;  // last: the test goes on (and frees `requests`) once it is set
   });
   for (int i = 0; i < 200 && late < 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
