@@ -114,7 +114,7 @@ def make_certificate():
                     "-keyout", KEY, "-out", CERT], check=True, capture_output=True)
 
 
-def hibiki_command(hibiki, kind, port, threads, mode=None):
+def hibiki_command(hibiki, kind, port, threads, mode=None, io=None):
     job = "chat" if kind == "chat" else "echo"
     command = [hibiki, job, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warn",
                "--idle-timeout", "0", "--max-message", str(16 << 20), "--max-connections",
@@ -129,6 +129,8 @@ def hibiki_command(hibiki, kind, port, threads, mode=None):
     elif mode == "deflate":
         # One compression per publish, shared by every subscriber; every message compressed.
         command += ["--compression", "shared", "--compression-threshold", "0"]
+    if io is not None:
+        command += ["--io", io]
     return command
 
 
@@ -147,6 +149,10 @@ def server_command(name, kind, port, options, mode=None):
     match = re.fullmatch(r"hibiki-t(\d+)", name)
     if match:
         return hibiki_command(options.hibiki, kind, port, int(match.group(1)), mode)
+    # hibiki-epoll, hibiki-io_uring: hibiki on that I/O backend (--backends).
+    match = re.fullmatch(r"hibiki-(epoll|io_uring)", name)
+    if match:
+        return hibiki_command(options.hibiki, kind, port, options.threads, mode, match.group(1))
     if name == "hibiki":
         return hibiki_command(options.hibiki, kind, port, options.threads, mode)
     if name == "node-ws":
@@ -434,6 +440,26 @@ def add_ratios(summary, results, servers, anchors):
         entry["derived"] = derived
 
 
+def print_backends(summary, results, rounds):
+    print(f"\nhibiki --threads 1 on epoll and on io_uring, interleaved: median (min–max) of "
+          f"{rounds} round(s); the ratio is the median of the per-round io_uring/epoll ratios "
+          "(below 1: io_uring does the same work with less server CPU).\n")
+    print("| workload | unit | epoll | io_uring | io_uring/epoll | rate epoll | rate io_uring | "
+          "p99 µs epoll | p99 µs io_uring | wsload CPU % epoll / io_uring |")
+    print("|" + "---|" * 10)
+    for workload, entry in summary.items():
+        e, u = entry["servers"]["hibiki-epoll"], entry["servers"]["hibiki-io_uring"]
+        runs = results[workload]
+        p99 = {name: spread([r.get("p99_us") for r in runs[name]]) for name in runs}
+        ratio = round_ratios(runs, "hibiki-io_uring", "hibiki-epoll", workload)
+        print(f"| {workload} | {entry['unit']} | {fmt(e['figure'])} | {fmt(u['figure'])} | "
+              f"{fmt(ratio)} | {fmt(e['rate'])} | {fmt(u['rate'])} | "
+              f"{fmt(p99['hibiki-epoll'])} | {fmt(p99['hibiki-io_uring'])} | "
+              f"{fmt(e['client_cpu_pct'])} / {fmt(u['client_cpu_pct'])} |")
+        entry["ratios"]["io_uring/epoll"] = ratio
+        entry["p99_us"] = p99
+
+
 def print_scaling(summary, servers, rounds):
     print(f"\nhibiki with --threads 1 and --threads 2: median (min–max) of {rounds} round(s). "
           f"The server is NOT pinned to one core: it runs on cores {SCALING_CORES}, and wsload "
@@ -463,6 +489,8 @@ def main():
                         "as its one core allows)")
     parser.add_argument("--scaling", action="store_true", help="hibiki alone with --threads 1 "
                         "and 2, server on cores " + SCALING_CORES)
+    parser.add_argument("--backends", action="store_true", help="hibiki alone on epoll and on "
+                        "io_uring (--io), --threads 1, server on core " + SERVER_CORES)
     parser.add_argument("--hibiki", default=HIBIKI, help="the hibiki binary (default: "
                         "build/release/hibiki)")
     parser.add_argument("--anchors", default=ANCHORS, help="an ANCHORS.md with a \"## Server "
@@ -478,7 +506,15 @@ def main():
                         "bench/results/latest.json, or scaling.json with --scaling)")
     options = parser.parse_args()
 
-    if options.scaling:
+    if options.backends:
+        if options.servers or options.scaling:
+            parser.error("--backends runs hibiki alone on both backends; drop --servers and "
+                         "--scaling")
+        servers = ["hibiki-epoll", "hibiki-io_uring"]
+        workloads = (options.workloads or ",".join(WORKLOADS)).split(",")
+        if options.threads is None:
+            options.threads = 1
+    elif options.scaling:
         if options.servers or options.threads is not None:
             parser.error("--scaling runs hibiki alone with --threads 1 and 2; drop --servers "
                          "and --threads")
@@ -500,7 +536,8 @@ def main():
         if workload not in WORKLOADS:
             parser.error(f"unknown workload {workload}")
     for name in servers:
-        if name not in ("hibiki", "node-ws", "bun", "uws", "hibiki-t1", "hibiki-t2"):
+        if name not in ("hibiki", "node-ws", "bun", "uws", "hibiki-t1", "hibiki-t2", "hibiki-epoll",
+                        "hibiki-io_uring"):
             parser.error(f"unknown server {name}")
     for binary in (options.uws, options.uws_tls):
         if "uws" in servers and binary and not os.access(binary, os.X_OK):
@@ -517,12 +554,13 @@ def main():
               f"{'--scaling' if options.scaling else '--threads'} needs it.", file=sys.stderr)
         return 2
     json_path = options.json or os.path.join(
-        ROOT, "bench", "results", "scaling.json" if options.scaling else "latest.json")
+        ROOT, "bench", "results", "scaling.json" if options.scaling else
+        "backends.json" if options.backends else "latest.json")
 
     wsload = subprocess.run([os.path.join(WSLOAD_DIR, "build.sh")], capture_output=True,
                             text=True, check=True).stdout.strip().splitlines()[-1]
     meta = {
-        "mode": "scaling" if options.scaling else "compare",
+        "mode": "scaling" if options.scaling else "backends" if options.backends else "compare",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "rounds": options.rounds, "servers": servers, "workloads": workloads,
         "server_cores": SCALING_CORES if options.scaling else SERVER_CORES,
@@ -546,6 +584,11 @@ def main():
                                                 for b, a in pairs
                                                 if a.get(rate_key) and b.get(rate_key)])
         print_scaling(summary, servers, options.rounds)
+        anchors = {}
+    elif options.backends:
+        results = run_rounds(wsload, servers, workloads, options, SERVER_CORES, CLIENT_CORES)
+        summary = summarize(results, servers)
+        print_backends(summary, results, options.rounds)
         anchors = {}
     else:
         results = run_rounds(wsload, servers, workloads, options, SERVER_CORES, CLIENT_CORES)

@@ -16,7 +16,7 @@ json=bench/results/latest.json
 scaling=0
 previous=
 for arg in "$@"; do
-  [[ "$arg" == --scaling ]] && scaling=1
+  [[ "$arg" == --scaling || "$arg" == --backends ]] && scaling=1  # no chart for these
   [[ "$previous" == --json ]] && json="$arg"
   [[ "$arg" == --json=* ]] && json="${arg#--json=}"
   previous="$arg"

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 build_packages=(g++ cmake ninja-build pkg-config libssl-dev libsimdjson-dev libcli11-dev
                 zlib1g-dev libsqlite3-dev libcurl4-openssl-dev libtomlplusplus-dev libhiredis-dev
-                libnghttp2-dev)
+                libnghttp2-dev liburing-dev)
 test_packages=(libgtest-dev clang clang-format libclang-rt-14-dev python3 python3-websockets
                chromium nodejs npm curl libbenchmark-dev php-cli php-curl php-sqlite3
                python3-botocore redis-server haproxy iproute2 dpkg-dev lintian openssl nghttp2-client)

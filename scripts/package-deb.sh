@@ -117,7 +117,7 @@ Version: $version
 Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $(installed_size libhibiki-dev)
-Depends: libssl-dev, zlib1g-dev, libsimdjson-dev, libnghttp2-dev, libhiredis-dev, pkg-config
+Depends: libssl-dev, zlib1g-dev, libsimdjson-dev, libnghttp2-dev, liburing-dev, libhiredis-dev, pkg-config
 Section: libdevel
 Priority: optional
 Description: WebSocket server library for C++20 (development files)

@@ -8,6 +8,10 @@
 # unit tests (several loops on several threads) and the cluster integration tests under TSan,
 # plus format
 # and layering checks. Ends with "N passed, N failed" over the suites.
+# I/O backends: the unit tests of src/net and src/server run on both epoll and io_uring in every
+# flavour (one ctest entry per backend); the debug flavour's integration, conformance and
+# browser suites run on io_uring, the ASan flavour's on epoll (HIBIKI_IO, which every `hibiki`
+# the tests start reads like any HIBIKI_* setting).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -33,13 +37,19 @@ suite() {
   fi
 }
 
-integration_node() { HIBIKI_BIN="$root/build/$1/hibiki" node --test --test-concurrency=2 tests/integration/; }
+# The I/O backend each flavour's suites of the real binary run on.
+io_of() { [[ $1 == asan ]] && echo epoll || echo io_uring; }
+integration_node() {
+  HIBIKI_IO=$(io_of "$1") HIBIKI_BIN="$root/build/$1/hibiki" node --test --test-concurrency=2 tests/integration/
+}
 integration_python() {
-  HIBIKI_BIN="$root/build/$1/hibiki" /usr/bin/python3 -m unittest discover -s tests/integration -p '*_test.py'
+  HIBIKI_IO=$(io_of "$1") HIBIKI_BIN="$root/build/$1/hibiki" \
+    /usr/bin/python3 -m unittest discover -s tests/integration -p '*_test.py'
 }
 conformance() {
-  HIBIKI_BIN="$root/build/$1/hibiki" /usr/bin/python3 -m unittest discover -s tests/conformance -p '*_test.py' &&
-    HIBIKI_BIN="$root/build/$1/hibiki" node --test tests/conformance/  # the subset over HTTP/2
+  HIBIKI_IO=$(io_of "$1") HIBIKI_BIN="$root/build/$1/hibiki" \
+    /usr/bin/python3 -m unittest discover -s tests/conformance -p '*_test.py' &&
+    HIBIKI_IO=$(io_of "$1") HIBIKI_BIN="$root/build/$1/hibiki" node --test tests/conformance/  # the subset over HTTP/2
 }
 format_check() {
   git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp' | xargs clang-format --dry-run -Werror
@@ -70,10 +80,11 @@ await_prebuild() {
   done
 }
 suite "unit tests (debug)" ctest --test-dir build/debug --output-on-failure -j2 --timeout 120
-suite "integration, Node ws (debug)" integration_node debug
-suite "integration, Python websockets (debug)" integration_python debug
-suite "conformance, Autobahn cases 1-10, 12-13 (debug)" conformance debug
-suite "browser, headless Chromium (debug)" env HIBIKI_BIN="$root/build/debug/hibiki" node --test tests/browser/
+suite "integration, Node ws (debug, io_uring)" integration_node debug
+suite "integration, Python websockets (debug, io_uring)" integration_python debug
+suite "conformance, Autobahn cases 1-10, 12-13 (debug, io_uring)" conformance debug
+suite "browser, headless Chromium (debug, io_uring)" env HIBIKI_IO=io_uring \
+  HIBIKI_BIN="$root/build/debug/hibiki" node --test tests/browser/
 # The release build is what README's run command starts: it must build too (-O3 warns more).
 await_prebuild release
 suite "build (release)" scripts/build.sh release
@@ -88,13 +99,18 @@ export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktra
 suite "unit tests (ASan+UBSan)" ctest --test-dir build/asan --output-on-failure -j2 --timeout 300
 await_prebuild fuzz
 suite "fuzz smoke, libFuzzer 5 s per target (ASan+UBSan)" env FUZZ_JOBS=2 fuzz/run.sh 5
-suite "integration, Node ws (ASan+UBSan)" integration_node asan
-suite "integration, Python websockets (ASan+UBSan)" integration_python asan
-suite "conformance, Autobahn cases 1-10, 12-13 (ASan+UBSan)" conformance asan
+suite "integration, Node ws (ASan+UBSan, epoll)" integration_node asan
+suite "integration, Python websockets (ASan+UBSan, epoll)" integration_python asan
+suite "conformance, Autobahn cases 1-10, 12-13 (ASan+UBSan, epoll)" conformance asan
 await_prebuild tsan
 suite "build (TSan, server and cluster unit tests)" scripts/build.sh tsan
-suite "unit tests, several loops at once (TSan)" env TSAN_OPTIONS=halt_on_error=1 \
-  build/tsan/tests/unit/server/server_tests
+tsan_server_tests() {
+  for io in epoll io_uring; do
+    echo "server unit tests on $io"
+    HIBIKI_IO=$io TSAN_OPTIONS=halt_on_error=1 build/tsan/tests/unit/server/server_tests || return 1
+  done
+}
+suite "unit tests, several loops at once, epoll then io_uring (TSan)" tsan_server_tests
 suite "cluster bus unit tests, several loops and a real Redis (TSan)" env TSAN_OPTIONS=halt_on_error=1 \
   build/tsan/tests/unit/cluster/cluster_tests
 # The clustered chat and the gateway hand work between loops (Server::dispatch): two loops here.

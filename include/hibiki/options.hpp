@@ -32,6 +32,14 @@ enum class CompressionMode : std::uint8_t {
               // similar messages, about 150-300 KiB per active connection)
 };
 
+// How the event loops talk to the kernel.
+enum class IoBackend : std::uint8_t {
+  automatic,  // io_uring when this kernel and process allow it (logged), else epoll (logged)
+  epoll,      // readiness: one recv/send system call per connection and event
+  io_uring,   // completions: a loop turn's sends and receives in one system call; the
+              // Server constructor throws std::runtime_error when it is not available
+};
+
 // The TLS of a listener added with Server::listen(host, port, tls): PEM files of a certificate
 // chain and of its private key, both set, or both empty for a plain (http://, ws://) listener.
 struct ListenerTls {
@@ -46,6 +54,8 @@ struct ServerOptions {
   std::uint32_t threads = 1;
   std::string host = "0.0.0.0";  // listen address; "::" for IPv6 (and IPv4 where mapped)
   std::uint16_t port = 8080;     // 0: the kernel picks a free port (see Server::port())
+  // epoll or io_uring (docs/ARCHITECTURE.md: I/O backends); every loop uses the same.
+  IoBackend io = IoBackend::automatic;
   // Set SO_REUSEPORT on every listener even with one loop, so that another process (of the
   // same user) can listen on the same port while this one runs: the successor of a restart
   // without a gap. With threads > 1 it is set anyway; false keeps a single loop's port its own.

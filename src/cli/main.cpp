@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -88,6 +89,18 @@ void report_failure(const std::string& job, const std::string& what) {
                 {{"job", job}, {"error", what}});
   } else {
     std::fprintf(stderr, "hibiki %s: %s\n", job.c_str(), what.c_str());
+  }
+}
+
+// The server, or nullptr (reported) when its options cannot be met, e.g. io = io_uring where
+// the kernel or a seccomp filter does not allow it.
+std::unique_ptr<hibiki::Server> make_server(const hibiki::ServerOptions& options,
+                                            const std::string& job) {
+  try {
+    return std::make_unique<hibiki::Server>(options);
+  } catch (const std::exception& error) {
+    report_failure(job, error.what());
+    return nullptr;
   }
 }
 
@@ -246,6 +259,9 @@ int main(int argc, char** argv) {
       ->add_option("--redis-prefix", gateway_redis_prefix,
                    "prefix of every Redis key and channel (overrides [cluster] prefix)")
       ->check(hibiki::cli::node_id_validator());
+  // The gateway's settings come from its file; --io (or HIBIKI_IO) picks the I/O backend.
+  hibiki::IoBackend gateway_io = hibiki::IoBackend::automatic;
+  hibiki::cli::add_io_option(*gateway, gateway_io);
   hibiki::cli::add_log_level_option(*gateway, gateway_log_level);
   hibiki::cli::add_log_format_option(*gateway, gateway_log_format);
 
@@ -275,7 +291,9 @@ int main(int argc, char** argv) {
       std::fputs(hibiki::cli::describe_config(*chat, sources).c_str(), stdout);
       return 0;
     }
-    hibiki::Server server(chat_options);
+    const std::unique_ptr<hibiki::Server> made = make_server(chat_options, "chat");
+    if (!made) return 2;
+    hibiki::Server& server = *made;
     std::unique_ptr<hibiki::apps::chat::MountedChat> mounted;
     try {
       mounted = hibiki::apps::chat::mount_chat(server, chat_app_options);
@@ -318,8 +336,24 @@ int main(int argc, char** argv) {
     if (!gateway_redis_prefix.empty()) config->cluster->prefix = gateway_redis_prefix;
     hibiki::ServerOptions options = gw::gateway_server_options(*config);
     options.log_level = gateway_log_level;
+    options.io = gateway_io;
+    if (gateway->count("--io") == 0) {
+      if (const char* variable = std::getenv("HIBIKI_IO")) {
+        const std::optional<hibiki::IoBackend> named = hibiki::cli::io_backend_named(variable);
+        if (!named) {
+          std::fprintf(stderr,
+                       "hibiki gateway: environment HIBIKI_IO: %s is not one of auto, epoll, "
+                       "io_uring\n",
+                       variable);
+          return 2;
+        }
+        options.io = *named;
+      }
+    }
     options.log_format = gateway_log_format;
-    hibiki::Server server(options);
+    const std::unique_ptr<hibiki::Server> made = make_server(options, "gateway");
+    if (!made) return 2;
+    hibiki::Server& server = *made;
     std::unique_ptr<gw::Gateway> running;
     const std::string host = config->host;
     const std::string management_host = config->management.host;
@@ -344,7 +378,9 @@ int main(int argc, char** argv) {
     std::fputs(hibiki::cli::describe_config(*echo, sources).c_str(), stdout);
     return 0;
   }
-  hibiki::Server server(echo_options);
+  const std::unique_ptr<hibiki::Server> made = make_server(echo_options, "echo");
+  if (!made) return 2;
+  hibiki::Server& server = *made;
   hibiki::apps::mount_echo(server);
   return serve(server, "echo", [&] { return listening_on(server, echo_options); });
 }

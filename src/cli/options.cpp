@@ -56,7 +56,23 @@ void add_choice_option(CLI::App& command, const std::string& name, Enum& target,
       ->default_str(current);
 }
 
+const std::vector<std::pair<std::string, IoBackend>> kIoBackends = {
+    {"auto", IoBackend::automatic}, {"epoll", IoBackend::epoll}, {"io_uring", IoBackend::io_uring}};
+
 }  // namespace
+
+void add_io_option(CLI::App& command, IoBackend& io) {
+  add_choice_option(command, "--io", io, kIoBackends,
+                    "I/O backend: io_uring (a loop turn's sends and receives in one system "
+                    "call), epoll, or auto (io_uring where the kernel allows it, else epoll)");
+}
+
+std::optional<IoBackend> io_backend_named(std::string_view name) {
+  for (const auto& [text, value] : kIoBackends) {
+    if (text == name) return value;
+  }
+  return std::nullopt;
+}
 
 void add_server_options(CLI::App& command, ServerOptions& options) {
   command
@@ -65,6 +81,7 @@ void add_server_options(CLI::App& command, ServerOptions& options) {
       ->capture_default_str()
       ->check(CLI::Range(0u, 256u));
   command.add_option("--host", options.host, "address to listen on")->capture_default_str();
+  add_io_option(command, options.io);
   command.add_option("--port", options.port, "TCP port (0: any free port)")->capture_default_str();
   command
       .add_option("--max-message", options.max_message_bytes,

@@ -3,6 +3,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
+#include <string_view>
+
 #include "hibiki/options.hpp"
 
 namespace hibiki::cli {
@@ -10,6 +13,10 @@ namespace hibiki::cli {
 // Registers --host, --port, limits, timeouts, origins and logging on `command`, writing into
 // `options` (whose current values are shown as defaults in --help).
 void add_server_options(CLI::App& command, ServerOptions& options);
+// Registers --io: auto, epoll or io_uring (ServerOptions::io).
+void add_io_option(CLI::App& command, IoBackend& io);
+// "auto", "epoll", "io_uring" to the backend; nullopt for anything else.
+std::optional<IoBackend> io_backend_named(std::string_view name);
 // Registers --log-level alone (jobs whose other options come from a config file).
 void add_log_level_option(CLI::App& command, LogLevel& level);
 // Registers --log-format: text or json (hibiki/log.hpp).

@@ -107,8 +107,11 @@ struct Connection {
   // An HTTP/2 stream: no socket of its own; its bytes go through the parent's session
   // (extras->h2_stream). Its write_shut means END_STREAM was asked for.
   bool h2_stream : 1 = false;
+  bool receiving : 1 = false;   // io_uring: a multishot receive is armed
+  bool reclaiming : 1 = false;  // io_uring: closed, waiting for its operations' completions
 
   [[nodiscard]] bool has_queued() const { return queue && !queue->empty(); }
+  [[nodiscard]] bool sending() const { return queue && queue->sending(); }
   [[nodiscard]] std::size_t buffered() const { return queue ? queue->size() : 0; }
   ConnectionExtras& more() {
     if (!extras) extras = std::make_unique<ConnectionExtras>();

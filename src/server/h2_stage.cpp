@@ -100,10 +100,6 @@ using server::ConnectionState;
 // outgoing bytes wait in the streams' queues where the backpressure policy sees them.
 constexpr std::size_t kSendBudget = 64 * 1024;
 
-std::uint64_t token_of(const Connection& c) {
-  return (static_cast<std::uint64_t>(c.generation) << 32) | c.slot;
-}
-
 // HTTP/1.1 connection-specific headers have no place in HTTP/2 (RFC 9113 §8.2.2); the
 // length is the session's to say.
 bool connection_specific(std::string_view name) {

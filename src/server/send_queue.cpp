@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -43,12 +44,15 @@ long write_gathered(int fd, const iovec* iov, int count) {
 }  // namespace
 
 SendQueue::~SendQueue() {
+  // A send in flight points into this queue: its owner keeps it until the completion.
+  assert(!sending_);
   reset();
 }
 
 void SendQueue::push(std::span<const std::byte> a, std::span<const std::byte> b) {
   const std::size_t size = a.size() + b.size();
   if (size == 0) return;
+  reserve_owned(size);
   const std::size_t begin = owned_.size();
   owned_.append(reinterpret_cast<const char*>(a.data()), a.size());
   owned_.append(reinterpret_cast<const char*>(b.data()), b.size());
@@ -115,6 +119,39 @@ std::size_t SendQueue::take(std::span<std::byte> out) {
   return copied;
 }
 
+void SendQueue::reserve_owned(std::size_t extra) {
+  if (!sending_ || owned_.size() + extra <= owned_.capacity()) return;
+  std::string grown;
+  grown.reserve(std::max(owned_.capacity() * 2, owned_.size() + extra));
+  grown.append(owned_);
+  in_flight_->retired.push_back(std::move(owned_));
+  owned_ = std::move(grown);
+}
+
+const msghdr* SendQueue::begin_send() {
+  if (!in_flight_) in_flight_ = std::make_unique<InFlight>();
+  // Short strings keep their bytes inside the object, which moves when retired: heap only.
+  if (owned_.capacity() < 64) owned_.reserve(64);
+  InFlight& batch = *in_flight_;
+  std::size_t count = 0;
+  for (std::size_t i = head_; i < segments_.size() && count < kMaxSendIovecs; ++i) {
+    const Segment& s = segments_[i];
+    std::byte* base = s.frame ? s.frame->data() : reinterpret_cast<std::byte*>(owned_.data());
+    batch.iov[count++] = {base + s.begin, s.end - s.begin};
+  }
+  batch.message = {};
+  batch.message.msg_iov = batch.iov.data();
+  batch.message.msg_iovlen = count;
+  sending_ = true;
+  return &batch.message;
+}
+
+void SendQueue::finish_send(std::size_t written) {
+  sending_ = false;
+  in_flight_->retired.clear();
+  if (written > 0) consume(written);
+}
+
 void SendQueue::consume(std::size_t written) {
   bytes_ -= written;
   while (written > 0) {
@@ -136,6 +173,7 @@ void SendQueue::consume(std::size_t written) {
 }
 
 void SendQueue::compact() {
+  if (sending_) return;  // a send in flight points at these bytes
   // A slow reader never empties its queue: drop what was written so neither the segment
   // vector nor the owned buffer grows past the unsent bytes for long.
   if (head_ > 32 && head_ * 2 > segments_.size()) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "hibiki/log.hpp"
+#include "net/io_uring.hpp"
 #include "net/socket.hpp"
 #include "protocol/handshake.hpp"
 
@@ -27,10 +28,6 @@ constexpr std::size_t kMaxListeners = 16;
 constexpr std::uint64_t kWatchTokenBase = 1u << 16;  // as in server_hooks.cpp
 constexpr std::uint64_t kConnectionTokenBase = std::uint64_t{1} << 32;
 
-std::uint64_t token_of(const Connection& c) {
-  return (static_cast<std::uint64_t>(c.generation) << 32) | c.slot;
-}
-
 }  // namespace
 
 namespace {
@@ -42,10 +39,18 @@ ServerCore::ServerCore(ServerGroup& group, std::uint32_t index)
       index_(index),
       options_(group.options()),
       routes_(group.routes()),
+      loop_(group.io_kind()),
       compressors_(options_),
       read_buffer_(new std::byte[kReadBufferBytes]) {}
 
-ServerCore::~ServerCore() = default;
+ServerCore::~ServerCore() {
+  // A connection still waiting for its completions (run() gave up on them) points the kernel at
+  // its buffers: leak it rather than free memory the ring may still read.
+  for (Slot& s : slots_) {
+    if (s.connection && s.connection->reclaiming) [[maybe_unused]]
+      auto* leaked = s.connection.release();
+  }
+}
 
 ServerCore* ServerCore::current() {
   return current_core;
@@ -82,7 +87,11 @@ std::uint16_t ServerCore::add_listener(const std::string& host, std::uint16_t po
   }
   listener.fd = net::listen_tcp({.host = host, .port = port, .reuse_port = reuse_port});
   listener.port = net::local_port(listener.fd.get());
-  loop_.watch_readable(listener.fd.get(), listeners_.size());
+  if (net::UringBackend* ring = loop_.ring()) {
+    ring->accept(listener.fd.get(), listeners_.size());
+  } else {
+    loop_.watch_readable(listener.fd.get(), listeners_.size());
+  }
   listeners_.push_back(std::move(listener));
   return listeners_.back().port;
 }
@@ -102,6 +111,11 @@ int ServerCore::run() {
     }
   }
   reclaim();
+  // Operations cancelled there still point at their connections' buffers: collect their
+  // completions (they come at once) before anything is freed.
+  for (int wait = 0; reclaiming_ > 0 && wait < 100; ++wait)
+    loop_.poll(*this, 10);
+  loop_.close_io();
   stopped_ = true;
   {
     const std::lock_guard lock(inbox_mutex_);
@@ -236,6 +250,9 @@ void ServerCore::begin_shutdown() {
   for (Listener& listener : listeners_) {
     if (!listener.fd.valid()) continue;
     loop_.unwatch(listener.fd.get());
+    if (net::UringBackend* ring = loop_.ring()) {
+      ring->cancel_accept(static_cast<std::uint64_t>(&listener - listeners_.data()));
+    }
     listener.fd.reset();
   }
   const std::uint16_t code = stop_close_code_.load(std::memory_order_relaxed);
@@ -312,18 +329,22 @@ void ServerCore::refuse(int fd, const char* why, std::uint64_t& counter) {
   }
 }
 
+bool ServerCore::refuse_one_pending(int listen_fd) {
+  reserve_fd_.reset();
+  const int fd = net::accept_connection(listen_fd);
+  if (fd >= 0) refuse(fd, "out of file descriptors", stats_.refused_out_of_descriptors);
+  reserve_fd_ = net::reserve_descriptor();
+  return fd >= 0;
+}
+
 void ServerCore::accept_all(std::uint8_t index) {
   const int listen_fd = listeners_[index].fd.get();
   for (int i = 0; i < kMaxAcceptsPerTurn; ++i) {
-    int fd = net::accept_connection(listen_fd);
+    const int fd = net::accept_connection(listen_fd);
     if (fd == -EMFILE || fd == -ENFILE) {
       // Out of descriptors: the pending connection would keep the level-triggered listener
       // ready forever. Free the reserve descriptor, take the connection, refuse it, re-arm.
-      reserve_fd_.reset();
-      fd = net::accept_connection(listen_fd);
-      if (fd >= 0) refuse(fd, "out of file descriptors", stats_.refused_out_of_descriptors);
-      reserve_fd_ = net::reserve_descriptor();
-      if (fd < 0) return;
+      if (!refuse_one_pending(listen_fd)) return;
       continue;
     }
     if (fd < 0) {
@@ -333,36 +354,43 @@ void ServerCore::accept_all(std::uint8_t index) {
       }
       return;
     }
-    const net::PeerAddress peer = net::peer_address(fd);
-    switch (group_.admission().admit(peer.ip)) {
-      case Admission::Verdict::admitted:
-        break;
-      case Admission::Verdict::over_total:
-        refuse(fd, "max_connections reached", stats_.refused_max_connections);
-        continue;
-      case Admission::Verdict::over_per_ip:
-        refuse(fd, "max_connections_per_ip reached", stats_.refused_max_connections_per_ip);
-        continue;
-    }
-    ++stats_.connections_accepted;
-    Connection& c = allocate();
-    c.fd.reset(fd);
-    c.peer = peer;
-    c.listener = index;
-    c.rate_tokens = 2.0f * static_cast<float>(options_.max_messages_per_second);
-    c.last_read_ms = static_cast<std::uint32_t>(loop_.now_ms());
-    c.rate_refill_ms = c.last_read_ms;
-    c.parser.set_max_message_bytes(options_.max_message_bytes);
-    if (int rc = loop_.watch(fd, token_of(c)); rc < 0) {
-      schedule_destroy(c, close_code::kAbnormal, "epoll_ctl failed");
-      continue;
-    }
-    if (const net::TlsContext* tls = listeners_[index].tls.get()) {
-      c.more().tls = std::make_unique<net::TlsSession>(*tls, fd);
-      arm_timer(c, options_.tls_handshake_timeout_ms);
-    } else {
-      arm_timer(c, options_.handshake_timeout_ms);
-    }
+    adopt(fd, index);
+  }
+}
+
+void ServerCore::adopt(int fd, std::uint8_t index) {
+  const net::PeerAddress peer = net::peer_address(fd);
+  switch (group_.admission().admit(peer.ip)) {
+    case Admission::Verdict::admitted:
+      break;
+    case Admission::Verdict::over_total:
+      refuse(fd, "max_connections reached", stats_.refused_max_connections);
+      return;
+    case Admission::Verdict::over_per_ip:
+      refuse(fd, "max_connections_per_ip reached", stats_.refused_max_connections_per_ip);
+      return;
+  }
+  ++stats_.connections_accepted;
+  Connection& c = allocate();
+  c.fd.reset(fd);
+  c.peer = peer;
+  c.listener = index;
+  c.rate_tokens = 2.0f * static_cast<float>(options_.max_messages_per_second);
+  c.last_read_ms = static_cast<std::uint32_t>(loop_.now_ms());
+  c.rate_refill_ms = c.last_read_ms;
+  c.parser.set_max_message_bytes(options_.max_message_bytes);
+  const net::TlsContext* tls = listeners_[index].tls.get();
+  if (loop_.ring() != nullptr && tls == nullptr) {
+    start_receiving(c);
+  } else if (int rc = loop_.watch(fd, token_of(c)); rc < 0) {
+    schedule_destroy(c, close_code::kAbnormal, "epoll_ctl failed");
+    return;
+  }
+  if (tls != nullptr) {
+    c.more().tls = std::make_unique<net::TlsSession>(*tls, fd);
+    arm_timer(c, options_.tls_handshake_timeout_ms);
+  } else {
+    arm_timer(c, options_.handshake_timeout_ms);
   }
 }
 
@@ -487,7 +515,13 @@ void ServerCore::flush(Connection& c) {
     h2_stream_flush(c);
     return;
   }
-  if (c.has_queued()) {
+  if (on_ring(c)) {
+    if (c.sending()) return;  // its completion goes on with the rest
+    if (c.has_queued()) {
+      loop_.ring()->send(c.fd.get(), token_of(c), c.queue->begin_send());
+      return;
+    }
+  } else if (c.has_queued()) {
     const int rc = c.queue->flush(c.fd.get(), c.tls());
     if (rc == -EAGAIN) return;  // the writable edge brings us back
     if (rc < 0) {
@@ -495,6 +529,10 @@ void ServerCore::flush(Connection& c) {
       return;
     }
   }
+  flushed(c);
+}
+
+void ServerCore::flushed(Connection& c) {
   release_queue(c);
   if (c.state == ConnectionState::draining && !c.write_shut) {
     shut_write(c);
@@ -633,30 +671,44 @@ void ServerCore::reclaim() {
   // on_close may close or publish to other connections, adding to the graveyard: loop by index.
   for (std::size_t i = 0; i < graveyard_.size(); ++i) {
     Slot& s = slots_[graveyard_[i]];
-    if (!s.connection) continue;
+    if (!s.connection || s.connection->reclaiming) continue;
     Connection& c = *s.connection;
     notify_close(c);
-    if (c.h2_stream) {
-      h2_detach_stream(c);  // its parent's session ends or resets the stream
-    } else if (c.has_queued()) {
-      // Best effort for bytes queued this turn (a close frame answering a peer that already
-      // sent its FIN): the socket may still take them.
-      c.queue->flush(c.fd.get(), c.tls());
-    }
+    if (c.h2_stream) h2_detach_stream(c);  // its parent's session ends or resets the stream
     if (c.extras && c.extras->h2) h2_close_streams(c);
-    release_queue(c);
     loop_.timers().disarm(c.slot);
     group_.admission().release(c.peer.ip);
-    // close(2) also removes the fd from epoll; stale events carry the old generation.
-    s.connection.reset();
-    ++s.generation;
-    free_slots_.push_back(static_cast<std::uint32_t>(&s - slots_.data()));
     --live_connections_;
+    if (on_ring(c)) {
+      if (retire_on_ring(c)) continue;  // freed when its completions are in
+    } else if (!c.h2_stream) {  // a stream has no socket: h2_detach_stream handed its bytes on
+      // Best effort for bytes queued this turn (a close frame answering a peer that already
+      // sent its FIN): the socket may still take them.
+      if (c.has_queued()) c.queue->flush(c.fd.get(), c.tls());
+      // epoll forgets the descriptor when it is closed; a poll on io_uring must be cancelled.
+      loop_.forget(c.fd.get());
+    }
+    free_slot(c.slot);
   }
   graveyard_.clear();
 }
 
+void ServerCore::next_generation(Slot& s) {
+  s.generation = s.generation + 1 < (1u << 28) ? s.generation + 1 : 1;
+}
+
+void ServerCore::free_slot(std::uint32_t slot) {
+  Slot& s = slots_[slot];
+  release_queue(*s.connection);
+  // Closing the descriptor also takes it out of epoll; stale events carry the old generation.
+  s.connection.reset();
+  next_generation(s);
+  free_slots_.push_back(slot);
+  if (loop_.ring() != nullptr) resume_ring_accepts();
+}
+
 bool ServerCore::before_sleep() {
+  if (!rearm_receives_.empty()) rearm_receives();
   if (!app_timers_.empty()) run_due_timers();
   if (!resume_reads_.empty()) {
     std::vector<std::uint32_t> pending;

@@ -34,6 +34,11 @@
 namespace hibiki::detail {
 
 class ServerCore final : public net::LoopHandler {
+  struct Slot {
+    std::unique_ptr<server::Connection> connection;
+    std::uint32_t generation = 1;  // below 2^28: a token (generation << 32 | slot) fits 61 bits
+  };
+
  public:
   ServerCore(ServerGroup& group, std::uint32_t index);
   ~ServerCore();
@@ -107,12 +112,26 @@ class ServerCore final : public net::LoopHandler {
   void on_wake() override;
   bool before_sleep() override;
   bool keep_running() override;
+  // Completions, when the loop runs on io_uring (ring_stage.cpp).
+  void on_accepted(std::uint64_t token, int result, bool more) override;
+  void on_received(std::uint64_t token, int result, std::span<std::byte> bytes, bool more) override;
+  void on_sent(std::uint64_t token, int result) override;
+  [[nodiscard]] net::IoKind io_kind() const { return loop_.io_kind(); }
 
  private:
   WebSocket handle(const server::Connection& c) { return WebSocket(this, c.slot, c.generation); }
+  // What the loop reports a connection's events and completions with.
+  static std::uint64_t token_of(const server::Connection& c) {
+    return (static_cast<std::uint64_t>(c.generation) << 32) | c.slot;
+  }
 
   // Lifecycle (server_core.cpp)
   void accept_all(std::uint8_t listener);
+  // Takes a connection the listener accepted: admission, slot, timers, reads.
+  void adopt(int fd, std::uint8_t listener);
+  // Out of descriptors: frees the reserve to accept one pending connection and refuse it.
+  // Returns whether there was one.
+  bool refuse_one_pending(int listen_fd);
   void continue_tls_handshake(server::Connection& c);
   // Loads every listener's TLS files again (Server::reload_tls()).
   void reload_tls();
@@ -125,6 +144,9 @@ class ServerCore final : public net::LoopHandler {
   void handle_bytes(server::Connection& c, std::span<std::byte> bytes);
   void schedule_destroy(server::Connection& c, std::uint16_t code, std::string_view reason);
   void reclaim();
+  // Frees a reclaimed connection's slot for reuse (its handles go stale).
+  void free_slot(std::uint32_t slot);
+  static void next_generation(Slot& s);
   void begin_shutdown();
   void arm_timer(server::Connection& c, std::uint32_t delay_ms);
   void notify_close(server::Connection& c);
@@ -178,6 +200,22 @@ class ServerCore final : public net::LoopHandler {
   // Sends the 200 of an extended CONNECT with the negotiated headers.
   void h2_open_tunnel(server::Connection& s, std::string_view chosen,
                       const std::string& extensions);
+  // io_uring (ring_stage.cpp). Connections without TLS receive, send and are accepted through
+  // the ring; TLS ones keep the readiness path (a poll on the ring), and HTTP/2 streams have no
+  // socket of their own (their bytes go through the parent's TLS).
+  [[nodiscard]] bool on_ring(const server::Connection& c) const {
+    return loop_.ring() != nullptr && c.tls() == nullptr && !c.h2_stream;
+  }
+  void start_receiving(server::Connection& c);
+  void rearm_receives();
+  // A descriptor was freed: listeners that ran out (polling) accept through the ring again.
+  void resume_ring_accepts();
+  // The connection a completion's token names, reclaiming ones included; nullptr if none.
+  server::Connection* completion_target(std::uint64_t token) const;
+  // A closed connection with operations in flight: cancel them and keep its slot, descriptor
+  // and buffers until their completions arrived. False when nothing was in flight.
+  bool retire_on_ring(server::Connection& c);
+  void reclaim_when_idle(server::Connection& c);
 
   // Application hooks (server_hooks.cpp)
   void run_watch(int fd, std::uint32_t events);
@@ -205,6 +243,9 @@ class ServerCore final : public net::LoopHandler {
   // Gives an emptied queue back to the spares (or frees it): a quiet connection holds none.
   void release_queue(server::Connection& c);
   void flush(server::Connection& c);
+  // Everything queued was written: the queue goes back, a draining connection shuts its
+  // writes, a backpressured one gets on_drain.
+  void flushed(server::Connection& c);
   void flush_dirty();
   // Whether one more frame of frame_bytes may be queued; applies the backpressure policy.
   SendStatus admit(server::Connection& c, std::size_t frame_bytes);
@@ -221,11 +262,6 @@ class ServerCore final : public net::LoopHandler {
   void send_close(server::Connection& c, std::uint16_t code, std::string_view reason);
   bool over_buffer_cap(server::Connection& c, std::size_t extra) const;
 
-  struct Slot {
-    std::unique_ptr<server::Connection> connection;
-    std::uint32_t generation = 1;
-  };
-
   ServerGroup& group_;
   const std::uint32_t index_;  // 0 for the loop on the thread that called run()
   const ServerOptions& options_;
@@ -239,6 +275,7 @@ class ServerCore final : public net::LoopHandler {
     bool own_tls = false;
     ListenerTls files;
     std::shared_ptr<const net::TlsContext> tls;  // what new connections get; null: plain
+    bool polling = false;  // io_uring, out of descriptors: readiness instead of multishot accept
   };
   std::vector<Listener> listeners_;  // a connection's `listener` indexes this
   net::UniqueFd reserve_fd_;         // spare descriptor released to refuse connections at EMFILE
@@ -248,7 +285,9 @@ class ServerCore final : public net::LoopHandler {
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint32_t> graveyard_;
   std::vector<std::uint32_t> resume_reads_;
-  std::vector<std::uint32_t> dirty_;  // connections with bytes queued this turn
+  std::vector<std::uint32_t> rearm_receives_;  // io_uring: multishot receives that ended
+  std::size_t reclaiming_ = 0;                 // io_uring: closed, completions outstanding
+  std::vector<std::uint32_t> dirty_;           // connections with bytes queued this turn
   // Emptied send queues kept for the next burst: a broadcast to 1,000 quiet connections would
   // otherwise allocate and free 1,000 queues per message.
   static constexpr std::size_t kMaxSpareQueues = 4096;

@@ -40,6 +40,7 @@ ServerGroup::ServerGroup(ServerOptions options)
     : options_(std::move(options)), admission_(options_) {
   set_log_level(options_.log_level);
   set_log_format(options_.log_format);
+  io_kind_ = choose_io_backend(options_.io);
   const std::uint32_t loops = loops_wanted(options_.threads);
   cores_.reserve(loops);
   for (std::uint32_t i = 0; i < loops; ++i) {
@@ -189,6 +190,7 @@ ServerStats ServerGroup::stats() const {
     total.idle_timeouts += one.idle_timeouts;
     total.http2_connections += one.http2_connections;
     total.http2_websocket_streams += one.http2_websocket_streams;
+    if (core->io_kind() == net::IoKind::io_uring) ++total.io_uring_loops;
   }
   total.connections_open = admission_.open();
   return total;

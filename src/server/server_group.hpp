@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "hibiki/server.hpp"
+#include "net/io_backend.hpp"
 
 namespace hibiki::detail {
 
@@ -104,6 +105,10 @@ class TopicActivity {
   std::unordered_map<std::string, std::uint32_t, Hash, std::equal_to<>> loops_with_subscribers_;
 };
 
+// The backend every loop of a Server runs on, as ServerOptions::io asks (io_choice.cpp); logs
+// the choice, throws std::runtime_error when io_uring is required and unavailable.
+net::IoKind choose_io_backend(IoBackend wanted);
+
 class ServerGroup {
  public:
   explicit ServerGroup(ServerOptions options);
@@ -139,6 +144,7 @@ class ServerGroup {
   [[nodiscard]] const Routes& routes() const { return routes_; }
   Admission& admission() { return admission_; }
   [[nodiscard]] std::size_t loop_count() const { return cores_.size(); }
+  [[nodiscard]] net::IoKind io_kind() const { return io_kind_; }
 
  private:
   ServerOptions options_;
@@ -147,6 +153,7 @@ class ServerGroup {
   TopicActivity topic_activity_;
   std::vector<std::unique_ptr<ServerCore>> cores_;
   std::uint16_t port_ = 0;
+  net::IoKind io_kind_ = net::IoKind::epoll;
 };
 
 }  // namespace hibiki::detail

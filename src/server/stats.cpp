@@ -13,7 +13,7 @@ std::string metrics_text(const ServerStats& s) {
     const char* help;
     std::uint64_t value;
   };
-  const std::array<Metric, 18> metrics{{
+  const std::array<Metric, 19> metrics{{
       {"connections_open", "gauge", "Sockets open now, HTTP and WebSocket.", s.connections_open},
       {"connections_accepted_total", "counter", "Sockets accepted.", s.connections_accepted},
       {"websocket_upgrades_total", "counter", "Successful WebSocket upgrades.",
@@ -46,6 +46,8 @@ std::string metrics_text(const ServerStats& s) {
        s.http2_connections},
       {"http2_websocket_streams_total", "counter",
        "WebSockets opened over HTTP/2 (RFC 8441 extended CONNECT).", s.http2_websocket_streams},
+      {"io_uring_loops", "gauge", "Event loops on the io_uring backend (the others use epoll).",
+       s.io_uring_loops},
   }};
   std::string out;
   for (const Metric& m : metrics) {

@@ -234,7 +234,8 @@ void ServerCore::start_draining(Connection& c) {
 bool ServerCore::write_raw(Connection& c, std::span<const std::byte> head,
                            std::span<const std::byte> body, bool now) {
   if (c.state == ConnectionState::closed) return false;
-  if (now && !c.has_queued() && !c.h2_stream) {
+  // On io_uring the response goes out with the turn's other sends, in the same system call.
+  if (now && !c.has_queued() && !c.h2_stream && !on_ring(c)) {
     // HTTP responses gain nothing from waiting for the end of the turn, and writing them at
     // once spares an idle connection its queue.
     std::array<iovec, 2> iov{{{const_cast<std::byte*>(head.data()), head.size()},

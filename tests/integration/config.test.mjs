@@ -120,6 +120,7 @@ describe('config file, environment and flags', { timeout: 60_000 }, () => {
       '# hibiki echo: settings in effect (flag > environment HIBIKI_* > file > default)',
       line('threads = 0', 'default'),
       line('host = "::1"', 'flag'),
+      line('io = "auto"', 'default'),
       line('port = 7000', `${path}:1`),
       line('max-message = 2000', 'env HIBIKI_MAX_MESSAGE'),
       line('max-buffered = 41943040', 'default'),

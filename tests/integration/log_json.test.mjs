@@ -44,8 +44,13 @@ describe('JSON logs', { timeout: 30_000 }, () => {
   });
   after(() => stopServer(server));
 
-  test('the listening line is JSON and the helpers still find the port', () => {
-    const first = JSON.parse(lines(server)[0]);
+  test('the start lines are JSON (the I/O backend, then where it listens) and the helpers still '
+    + 'find the port', () => {
+    const backend = JSON.parse(lines(server)[0]);
+    assert.equal(backend.level, 'info');
+    assert.match(backend.message, /^I\/O backend: (epoll|io_uring)/);
+    assert.match(backend.io, /^(epoll|io_uring)$/);
+    const first = JSON.parse(lines(server)[1]);
     assert.equal(first.level, 'info');
     assert.match(first.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     assert.equal(first.message, `hibiki echo listening on http://${HOST}:${server.port}`);

@@ -64,8 +64,13 @@ export async function eventually(check, ms = DEFAULT_TIMEOUT, what = 'a conditio
  * port it listens on. mode: 'chat' | 'echo'. For chat, --web-root defaults to <repo>/web
  * and --db to :memory: (pass `db` for a file); `port` reuses a port, e.g. after a restart.
  * `argv` replaces every argument after the mode (settings from a --config file or the
- * environment); `env` is added to the environment.
+ * environment); `env` is added to the environment (a null value removes that variable).
  */
+// An environment where a variable given as null is removed (e.g. { HIBIKI_IO: null }).
+function withoutNulls(env) {
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== null));
+}
+
 export async function startServer(mode, {
   maxMessage, webRoot, db, port = 0, extraArgs = [], argv, env,
 } = {}) {
@@ -81,7 +86,7 @@ export async function startServer(mode, {
 
   const child = spawn(bin, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: env ? { ...process.env, ...env } : process.env,
+    env: env ? withoutNulls({ ...process.env, ...env }) : process.env,
   });
   const server = {
     process: child,

@@ -13,6 +13,7 @@
 #include "hibiki/server.hpp"
 #include "running_server.hpp"
 #include "test_client.hpp"
+#include "test_io.hpp"
 
 namespace hibiki {
 namespace {
@@ -26,7 +27,7 @@ ServerOptions loopback() {
 }
 
 TEST(ApplicationHooks, an_upgrade_accepted_later_opens_and_keeps_early_frames) {
-  Server server(loopback());
+  Server server(testing::on_test_io(loopback()));
   std::vector<PendingUpgrade> waiting;
   std::atomic<std::uint64_t> pending_id{0};
   std::atomic<std::uint64_t> opened_id{0};
@@ -64,7 +65,7 @@ TEST(ApplicationHooks, an_upgrade_accepted_later_opens_and_keeps_early_frames) {
 }
 
 TEST(ApplicationHooks, a_rejected_upgrade_gets_the_status_body_and_headers) {
-  Server server(loopback());
+  Server server(testing::on_test_io(loopback()));
   server.ws("/", {.on_upgrade = [&](PendingUpgrade upgrade, const HttpRequestView&) {
               server.set_timer(0, [upgrade] {
                 EXPECT_TRUE(upgrade.reject(401, "no\n", {{"WWW-Authenticate", "Bearer"}}));
@@ -82,7 +83,7 @@ TEST(ApplicationHooks, a_rejected_upgrade_gets_the_status_body_and_headers) {
 TEST(ApplicationHooks, an_unanswered_upgrade_gets_503_at_the_handshake_timeout) {
   ServerOptions options = loopback();
   options.handshake_timeout_ms = 300;
-  Server server(options);
+  Server server(testing::on_test_io(options));
   server.ws("/", {.on_upgrade = [](PendingUpgrade, const HttpRequestView&) {}});
   RunningServer running(server);
   TestClient client(running.port());
@@ -90,7 +91,7 @@ TEST(ApplicationHooks, an_unanswered_upgrade_gets_503_at_the_handshake_timeout) 
 }
 
 TEST(ApplicationHooks, routes_take_methods_and_bodies_and_listeners_tell_their_port) {
-  Server server(loopback());
+  Server server(testing::on_test_io(loopback()));
   server.route("POST", "*", [](const HttpRequestView& request, HttpResponse& response) {
     response.body = std::string(request.method()) + " " + std::string(request.path()) + " " +
                     std::to_string(request.local_port()) + " " + std::string(request.body());
@@ -127,7 +128,7 @@ TEST(ApplicationHooks, routes_take_methods_and_bodies_and_listeners_tell_their_p
 }
 
 TEST(ApplicationHooks, watched_descriptors_and_timers_run_on_the_loop) {
-  Server server(loopback());
+  Server server(testing::on_test_io(loopback()));
   server.ws("/", {});
   server.listen();
   const int event_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -168,7 +169,7 @@ TEST(ApplicationHooks, watched_descriptors_and_timers_run_on_the_loop) {
 TEST(ApplicationHooks, a_timer_set_in_on_close_runs_without_waiting_for_a_timer_tick) {
   // on_close runs after the loop has worked out how long to sleep; a timer it sets (a gateway's
   // $disconnect call does) must still shorten that sleep instead of waiting for the 250 ms tick.
-  Server server(loopback());
+  Server server(testing::on_test_io(loopback()));
   std::atomic<std::int64_t> fired_at_us{0};
   server.ws("/", {.on_close = [&](WebSocket, std::uint16_t, std::string_view) {
               server.set_timer(0, [&] {
@@ -196,7 +197,7 @@ TEST(ApplicationHooks, a_timer_set_in_on_close_runs_without_waiting_for_a_timer_
 TEST(ApplicationHooks, a_frame_over_max_frame_bytes_closes_with_1009) {
   ServerOptions options = loopback();
   options.max_frame_bytes = 1024;
-  Server server(options);
+  Server server(testing::on_test_io(options));
   server.ws("/", {.on_message = [](WebSocket ws, std::string_view message, MessageKind kind) {
               ws.send(message, kind);
             }});

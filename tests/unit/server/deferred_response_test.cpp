@@ -14,6 +14,7 @@
 #include "hibiki/server.hpp"
 #include "running_server.hpp"
 #include "test_client.hpp"
+#include "test_io.hpp"
 
 namespace hibiki {
 namespace {
@@ -49,7 +50,7 @@ std::string body_of(const std::string& response) {
 }
 
 TEST(DeferredResponse, answered_later_from_another_thread) {
-  Server server(testing::loopback_options(1));
+  Server server(testing::on_test_io(testing::loopback_options(1)));
   Waiting waiting;
   server.route_deferred("POST", "/later",
                         [&](const HttpRequestView& request, PendingResponse pending) {
@@ -79,7 +80,7 @@ TEST(DeferredResponse, answered_later_from_another_thread) {
 }
 
 TEST(DeferredResponse, requests_on_every_loop_are_answered_from_outside) {
-  Server server(testing::loopback_options(2));
+  Server server(testing::on_test_io(testing::loopback_options(2)));
   Waiting waiting;
   server.route_deferred("GET", "*", [&](const HttpRequestView& request, PendingResponse pending) {
     waiting.add(request, pending);
@@ -101,7 +102,7 @@ TEST(DeferredResponse, requests_on_every_loop_are_answered_from_outside) {
 }
 
 TEST(DeferredResponse, answered_in_the_call_and_with_head) {
-  Server server(testing::loopback_options(1));
+  Server server(testing::on_test_io(testing::loopback_options(1)));
   server.route_deferred("GET", "/now", [](const HttpRequestView&, PendingResponse pending) {
     EXPECT_TRUE(pending.respond({.body = "at once"}));
     EXPECT_FALSE(pending.respond({.body = "twice"}));
@@ -118,7 +119,7 @@ TEST(DeferredResponse, answered_in_the_call_and_with_head) {
 }
 
 TEST(DeferredResponse, pipelined_requests_wait_for_the_one_answered_later) {
-  Server server(testing::loopback_options(1));
+  Server server(testing::on_test_io(testing::loopback_options(1)));
   Waiting waiting;
   server.route_deferred("GET", "/later",
                         [&](const HttpRequestView& request, PendingResponse pending) {
@@ -152,7 +153,7 @@ TEST(DeferredResponse, pipelined_requests_wait_for_the_one_answered_later) {
 TEST(DeferredResponse, unanswered_gets_503_and_a_gone_client_is_no_harm) {
   ServerOptions options = testing::loopback_options(1);
   options.handshake_timeout_ms = 300;
-  Server server(options);
+  Server server(testing::on_test_io(options));
   Waiting waiting;
   server.route_deferred("GET", "/later",
                         [&](const HttpRequestView& request, PendingResponse pending) {
@@ -175,8 +176,9 @@ TEST(DeferredResponse, unanswered_gets_503_and_a_gone_client_is_no_harm) {
   const auto requests = waiting.wait_for(2);
   std::atomic<int> late{-1};
   server.dispatch([&] {
-    late = requests[0].second.respond({.body = "too late"}) ? 1 : 0;  // answered with 503
-    requests[1].second.respond({.body = "nobody there"});             // gone: no harm
+    const bool answered = requests[0].second.respond({.body = "too late"});  // answered: 503
+    requests[1].second.respond({.body = "nobody there"});                    // gone: no harm
+    late = answered ? 1 : 0;  // last: the test goes on (and frees `requests`) once it is set
   });
   for (int i = 0; i < 200 && late < 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

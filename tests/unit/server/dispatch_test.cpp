@@ -16,6 +16,7 @@
 #include "hibiki/server.hpp"
 #include "running_server.hpp"
 #include "test_client.hpp"
+#include "test_io.hpp"
 
 namespace hibiki {
 namespace {
@@ -72,7 +73,7 @@ std::unique_ptr<TestClient> connect(std::uint16_t port) {
 }
 
 TEST(Dispatch, a_task_from_another_thread_runs_on_loop_zero) {
-  Server server(testing::loopback_options(2));
+  Server server(testing::on_test_io(testing::loopback_options(2)));
   Opened opened;
   mount_recorder(server, opened);
   Mailbox<std::thread::id> ran_on;
@@ -88,7 +89,7 @@ TEST(Dispatch, a_task_from_another_thread_runs_on_loop_zero) {
 }
 
 TEST(Dispatch, a_task_for_a_connection_runs_on_its_loop_in_order_with_publishes) {
-  Server server(testing::loopback_options(2));
+  Server server(testing::on_test_io(testing::loopback_options(2)));
   Opened opened;
   mount_recorder(server, opened);
   RunningServer running(server);
@@ -129,7 +130,7 @@ TEST(Dispatch, a_task_for_a_connection_runs_on_its_loop_in_order_with_publishes)
 }
 
 TEST(Dispatch, a_task_for_a_closed_connection_does_not_run) {
-  Server server(testing::loopback_options(2));
+  Server server(testing::on_test_io(testing::loopback_options(2)));
   Opened opened;
   std::atomic<int> closed{0};
   server.ws("/", {.on_open =
@@ -161,7 +162,7 @@ TEST(Dispatch, a_task_for_a_closed_connection_does_not_run) {
 }
 
 TEST(Dispatch, a_task_that_publishes_keeps_earlier_posts_first) {
-  Server server(testing::loopback_options(2));
+  Server server(testing::on_test_io(testing::loopback_options(2)));
   Opened opened;
   mount_recorder(server, opened);
   RunningServer running(server);
@@ -197,7 +198,7 @@ TEST(Dispatch, a_task_that_publishes_keeps_earlier_posts_first) {
 }
 
 TEST(WatchTopics, hears_the_first_subscriber_and_the_last_leaving_across_loops) {
-  Server server(testing::loopback_options(2));
+  Server server(testing::on_test_io(testing::loopback_options(2)));
   Mailbox<std::string> changes;
   std::thread::id watcher_thread;
   std::atomic<bool> wrong_thread{false};

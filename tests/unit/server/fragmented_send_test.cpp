@@ -9,6 +9,7 @@
 #include "hibiki/server.hpp"
 #include "running_server.hpp"
 #include "test_client.hpp"
+#include "test_io.hpp"
 
 namespace hibiki {
 namespace {
@@ -79,7 +80,7 @@ void mount(Server& server) {
 }
 
 TEST(FragmentedSend, a_long_message_goes_out_in_frames_of_the_limit) {
-  Server server(with_limit(1000));
+  Server server(testing::on_test_io(with_limit(1000)));
   mount(server);
   RunningServer running(server);
   TestClient client(running.port());
@@ -119,7 +120,7 @@ TEST(FragmentedSend, a_long_message_goes_out_in_frames_of_the_limit) {
 }
 
 TEST(FragmentedSend, without_a_limit_a_message_is_one_frame) {
-  Server server(with_limit(0));
+  Server server(testing::on_test_io(with_limit(0)));
   mount(server);
   RunningServer running(server);
   TestClient client(running.port());
@@ -135,7 +136,7 @@ TEST(FragmentedSend, a_compressed_message_marks_only_its_first_fragment) {
   ServerOptions options = with_limit(8);  // the pattern compresses to a few dozen bytes
   options.compression = CompressionMode::dedicated;
   options.compression_threshold_bytes = 0;
-  Server server(options);
+  Server server(testing::on_test_io(options));
   mount(server);
   RunningServer running(server);
   TestClient client(running.port());

@@ -21,6 +21,7 @@
 
 #include "hibiki/server.hpp"
 #include "test_client.hpp"
+#include "test_io.hpp"
 #include "throwaway_certificate.hpp"
 
 namespace hibiki {
@@ -107,12 +108,12 @@ std::string port_body(std::uint16_t port) {
 class TlsServer {
  public:
   explicit TlsServer(const Certificate* main, std::uint32_t threads = 1)
-      : server_(ServerOptions{.threads = threads,
-                              .host = "127.0.0.1",
-                              .port = 0,
-                              .tls_certificate_file = main ? main->cert : "",
-                              .tls_private_key_file = main ? main->key : "",
-                              .log_level = LogLevel::off}) {
+      : server_(testing::on_test_io(ServerOptions{.threads = threads,
+                                                  .host = "127.0.0.1",
+                                                  .port = 0,
+                                                  .tls_certificate_file = main ? main->cert : "",
+                                                  .tls_private_key_file = main ? main->key : "",
+                                                  .log_level = LogLevel::off})) {
     server_.route("GET", "*", [](const HttpRequestView& request, HttpResponse& response) {
       response.body = port_body(request.local_port());
     });

@@ -12,6 +12,7 @@
 
 #include "hibiki/server.hpp"
 #include "running_server.hpp"
+#include "test_io.hpp"
 
 namespace hibiki {
 namespace {
@@ -28,7 +29,7 @@ bool eventually(Predicate done) {
 }
 
 TEST(LoopHandle, each_loop_runs_its_own_tasks_timers_and_descriptors) {
-  Server server(testing::loopback_options(2));
+  Server server(testing::on_test_io(testing::loopback_options(2)));
   ASSERT_EQ(server.loop_count(), 2u);
   EXPECT_FALSE(server.current_loop().has_value());  // the test's thread runs no loop
   EXPECT_EQ(server.loop(1).index(), 1u);
@@ -68,7 +69,7 @@ TEST(LoopHandle, each_loop_runs_its_own_tasks_timers_and_descriptors) {
 TEST(LoopHandle, a_loop_keeps_running_while_its_own_work_is_busy) {
   ServerOptions options = testing::loopback_options(2);
   options.shutdown_timeout_ms = 5000;
-  Server server(options);
+  Server server(testing::on_test_io(options));
   std::atomic<bool> busy{true};
   std::atomic<int> checked_on{-1};
   server.loop(1).finish_before_stopping([&] {

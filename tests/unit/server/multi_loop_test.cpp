@@ -16,6 +16,7 @@
 #include "hibiki/server.hpp"
 #include "running_server.hpp"
 #include "test_client.hpp"
+#include "test_io.hpp"
 
 namespace hibiki {
 namespace {
@@ -66,7 +67,7 @@ std::vector<std::unique_ptr<TestClient>> connect_clients(std::uint16_t port, int
 }
 
 TEST(MultiLoop, connections_spread_over_the_loops) {
-  Server server(testing::loopback_options(2));
+  Server server(testing::on_test_io(testing::loopback_options(2)));
   LoopsSeen seen;
   mount_fan_out(server, seen);
   RunningServer running(server);
@@ -77,7 +78,7 @@ TEST(MultiLoop, connections_spread_over_the_loops) {
 }
 
 TEST(MultiLoop, publish_reaches_every_loop_once_and_in_order_per_publisher) {
-  Server server(testing::loopback_options(2));
+  Server server(testing::on_test_io(testing::loopback_options(2)));
   LoopsSeen seen;
   mount_fan_out(server, seen);
   RunningServer running(server);
@@ -118,7 +119,7 @@ TEST(MultiLoop, publish_reaches_every_loop_once_and_in_order_per_publisher) {
 }
 
 TEST(MultiLoop, publish_from_a_thread_outside_the_loops_reaches_every_loop) {
-  Server server(testing::loopback_options(2));
+  Server server(testing::on_test_io(testing::loopback_options(2)));
   LoopsSeen seen;
   mount_fan_out(server, seen);
   RunningServer running(server);
@@ -137,7 +138,7 @@ TEST(MultiLoop, publish_from_a_thread_outside_the_loops_reaches_every_loop) {
 TEST(MultiLoop, limits_and_counters_span_the_loops) {
   ServerOptions options = testing::loopback_options(2);
   options.max_connections_per_ip = 10;
-  Server server(options);
+  Server server(testing::on_test_io(options));
   LoopsSeen seen;
   mount_fan_out(server, seen);
   server.get("/count", [&server](const HttpRequestView&, HttpResponse& response) {

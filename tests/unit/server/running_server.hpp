@@ -5,13 +5,15 @@
 #include <thread>
 
 #include "hibiki/server.hpp"
+#include "test_io.hpp"
 
 namespace hibiki::testing {
 
 // Options for a server on a free loopback port with `threads` loops, quiet.
 inline ServerOptions loopback_options(std::uint32_t threads) {
-  return ServerOptions{
-      .threads = threads, .host = "127.0.0.1", .port = 0, .log_level = LogLevel::off};
+  // On the backend under test (test_io.hpp), like the tests that build their own options.
+  return on_test_io(ServerOptions{
+      .threads = threads, .host = "127.0.0.1", .port = 0, .log_level = LogLevel::off});
 }
 
 class RunningServer {

@@ -1,4 +1,5 @@
 #include "hibiki/server.hpp"
+#include "test_io.hpp"
 
 #include <gtest/gtest.h>
 
@@ -25,7 +26,7 @@ ServerOptions loopback() {
 }
 
 TEST(Server, select_protocol_picks_among_the_offered_ones) {
-  Server server(loopback());
+  Server server(testing::on_test_io(loopback()));
   server.ws("/", {.select_protocol =
                       [](std::span<const std::string_view> offered) {
                         for (std::string_view p : offered) {
@@ -47,7 +48,7 @@ TEST(Server, select_protocol_picks_among_the_offered_ones) {
 }
 
 TEST(Server, a_protocol_the_client_did_not_offer_is_never_answered) {
-  Server server(loopback());
+  Server server(testing::on_test_io(loopback()));
   server.ws("/", {.select_protocol = [](std::span<const std::string_view>) {
               return std::string("made.up");
             }});
@@ -59,7 +60,7 @@ TEST(Server, a_protocol_the_client_did_not_offer_is_never_answered) {
 }
 
 TEST(Server, unknown_websocket_path_gets_404) {
-  Server server(loopback());
+  Server server(testing::on_test_io(loopback()));
   server.ws("/only", {});
   RunningServer running(server);
   TestClient client(running.port());
@@ -67,7 +68,7 @@ TEST(Server, unknown_websocket_path_gets_404) {
 }
 
 TEST(Server, on_close_reports_the_peers_code_and_reason_once) {
-  Server server(loopback());
+  Server server(testing::on_test_io(loopback()));
   std::atomic<int> closes{0};
   std::atomic<std::uint16_t> code{0};
   std::string reason;
@@ -95,7 +96,7 @@ TEST(Server, on_close_reports_the_peers_code_and_reason_once) {
 }
 
 TEST(Server, stop_with_a_code_closes_every_client_with_it) {
-  Server server(loopback());
+  Server server(testing::on_test_io(loopback()));
   std::atomic<std::uint16_t> code{0};
   std::atomic<int> opens{0};
   std::string after_close;  // written on the loop, read after join()
@@ -152,7 +153,7 @@ TEST(Server, reuse_port_lets_a_second_single_loop_server_share_the_port) {
 }
 
 TEST(Server, on_close_reports_1006_when_tcp_drops_without_a_close_frame) {
-  Server server(loopback());
+  Server server(testing::on_test_io(loopback()));
   std::atomic<std::uint16_t> code{0};
   server.ws("/", {.on_close = [&](WebSocket, std::uint16_t c, std::string_view) { code = c; }});
   {
@@ -169,7 +170,7 @@ TEST(Server, on_close_reports_1006_when_tcp_drops_without_a_close_frame) {
 }
 
 TEST(Server, publish_reaches_subscribers_only) {
-  Server server(loopback());
+  Server server(testing::on_test_io(loopback()));
   server.ws("/", {.on_message = [&server](WebSocket ws, std::string_view m, MessageKind) {
               if (m == "join") {
                 ws.subscribe("room");
@@ -194,7 +195,7 @@ TEST(Server, publish_reaches_subscribers_only) {
 }
 
 TEST(Server, a_stale_handle_is_harmless) {
-  Server server(loopback());
+  Server server(testing::on_test_io(loopback()));
   std::vector<WebSocket> seen;
   server.ws("/", {.on_open = [&](WebSocket ws) { seen.push_back(ws); },
                   .on_message =
@@ -222,7 +223,7 @@ TEST(Server, a_stale_handle_is_harmless) {
 }
 
 TEST(Server, plain_http_routes_keep_the_connection_alive) {
-  Server server(loopback());
+  Server server(testing::on_test_io(loopback()));
   server.get("/hello", [](const HttpRequestView& request, HttpResponse& response) {
     response.body = "hi " + std::string(request.query());
   });

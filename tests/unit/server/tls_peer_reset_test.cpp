@@ -24,6 +24,7 @@
 
 #include "hibiki/server.hpp"
 #include "running_server.hpp"
+#include "test_io.hpp"
 #include "throwaway_certificate.hpp"
 
 namespace hibiki {
@@ -215,7 +216,7 @@ class TlsPeerReset : public ::testing::Test {
 TEST_F(TlsPeerReset, clients_resetting_during_the_handshake_leave_the_server_serving) {
   TempDir dir;
   const Certificate certificate = make_certificate(dir.path(), "server");
-  Server server(options(certificate));
+  Server server(testing::on_test_io(options(certificate)));
   serve(server);
   RunningServer running(server);
 
@@ -248,7 +249,7 @@ TEST_F(TlsPeerReset, clients_resetting_during_the_handshake_leave_the_server_ser
 TEST_F(TlsPeerReset, clients_resetting_during_a_large_message_leave_the_server_serving) {
   TempDir dir;
   const Certificate certificate = make_certificate(dir.path(), "server");
-  Server server(options(certificate));
+  Server server(testing::on_test_io(options(certificate)));
   serve(server);
   RunningServer running(server);
 
