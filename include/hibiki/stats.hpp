@@ -29,7 +29,7 @@ struct ServerStats {
   std::uint64_t idle_timeouts = 0;            // closed 1001 after an unanswered ping
   std::uint64_t http2_connections = 0;        // TLS connections that chose h2 by ALPN
   std::uint64_t http2_websocket_streams = 0;  // WebSockets opened over h2 (RFC 8441)
-  std::uint64_t io_uring_loops = 0;          // gauge: event loops on io_uring (the others: epoll)
+  std::uint64_t io_uring_loops = 0;           // gauge: event loops on io_uring (the others: epoll)
 };
 
 // "# TYPE hibiki_connections_open gauge\nhibiki_connections_open 3\n..." for every counter.
