@@ -33,45 +33,37 @@ constexpr std::string_view kUpgrade =
     "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
+// FIN, the text opcode and the payload length, with the MASK bit for a client's frame.
+std::string text_frame_head(std::size_t n, bool masked) {
+  const std::size_t mask_bit = masked ? 0x80 : 0;
+  std::string head(1, '\x81');
+  if (n < 126) {
+    head += static_cast<char>(mask_bit | n);
+  } else if (n <= 0xFFFF) {
+    head += static_cast<char>(mask_bit | 126);
+    head += static_cast<char>(n >> 8);
+    head += static_cast<char>(n & 0xFF);
+  } else {
+    head += static_cast<char>(mask_bit | 127);
+    for (int shift = 56; shift >= 0; shift -= 8)
+      head += static_cast<char>((static_cast<std::uint64_t>(n) >> shift) & 0xFF);
+  }
+  return head;
+}
+
 // A masked client text frame (key 01 02 03 04).
 std::string masked_text_frame(std::string_view payload) {
-  std::string frame(1, '\x81');
-  const std::size_t n = payload.size();
-  if (n < 126) {
-    frame += static_cast<char>(0x80 | n);
-  } else if (n <= 0xFFFF) {
-    frame += '\xFE';
-    frame += static_cast<char>(n >> 8);
-    frame += static_cast<char>(n & 0xFF);
-  } else {
-    frame += '\xFF';
-    for (int shift = 56; shift >= 0; shift -= 8)
-      frame += static_cast<char>((static_cast<std::uint64_t>(n) >> shift) & 0xFF);
-  }
+  std::string frame = text_frame_head(payload.size(), true);
   const std::array<char, 4> key{1, 2, 3, 4};
   frame.append(key.data(), key.size());
-  for (std::size_t i = 0; i < n; ++i)
+  for (std::size_t i = 0; i < payload.size(); ++i)
     frame += static_cast<char>(payload[i] ^ key[i % 4]);
   return frame;
 }
 
 // The server's unmasked frame for a text message, as an echo sends it back.
 std::string server_text_frame(std::string_view payload) {
-  std::string frame(1, '\x81');
-  const std::size_t n = payload.size();
-  if (n < 126) {
-    frame += static_cast<char>(n);
-  } else if (n <= 0xFFFF) {
-    frame += '\x7E';
-    frame += static_cast<char>(n >> 8);
-    frame += static_cast<char>(n & 0xFF);
-  } else {
-    frame += '\x7F';
-    for (int shift = 56; shift >= 0; shift -= 8)
-      frame += static_cast<char>((static_cast<std::uint64_t>(n) >> shift) & 0xFF);
-  }
-  frame += payload;
-  return frame;
+  return text_frame_head(payload.size(), false) + std::string(payload);
 }
 
 // A TLS 1.3 client whose records are made in memory and sent when it says so (TCP_NODELAY: each
