@@ -7,11 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
-import {
-  connectH2, h2Get, makeCertificate, startTlsServer, stopServer,
-} from '../integration/lib/h2ws.mjs';
+import { connectH2, h2Get } from '../integration/lib/h2ws.mjs';
 import { HOST } from '../integration/lib/server.mjs';
+import { makeCertificate, startTlsServer, stopServer } from '../integration/lib/tls_server.mjs';
+import { launchChromium } from './lib/chromium.mjs';
 
 let dir;
 let cert;
@@ -22,14 +21,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hibiki-h2-browser-'));
   cert = makeCertificate(dir);
   server = await startTlsServer('chat', cert);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium',
-    headless: true,
-    timeout: 30_000,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--ignore-certificate-errors'],
-  });
+  browser = await launchChromium({ acceptAnyCertificate: true });
 });
 
 after(async () => {

@@ -10,10 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  connectH2, frame, makeCertificate, openWebSocket, startTlsServer, stopServer,
-} from '../integration/lib/h2ws.mjs';
+import { connectH2, frame, openWebSocket } from '../integration/lib/h2ws.mjs';
 import { withTimeout } from '../integration/lib/server.mjs';
+import { makeCertificate, startTlsServer, stopServer } from '../integration/lib/tls_server.mjs';
 
 const TEXT = 1;
 const BINARY = 2;

@@ -11,10 +11,9 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import {
-  connectH2, h2Get, makeCertificate, openWebSocket, startTlsServer, stopServer,
-} from './lib/h2ws.mjs';
+import { connectH2, h2Get, openWebSocket } from './lib/h2ws.mjs';
 import { HOST, eventually, withTimeout } from './lib/server.mjs';
+import { makeCertificate, startTlsServer, stopServer } from './lib/tls_server.mjs';
 
 function httpsGet(port, ca, path) {
   return withTimeout(new Promise((res, rej) => {

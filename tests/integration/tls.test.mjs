@@ -2,7 +2,6 @@
 // only, ALPN http/1.1 (h2: http2.test.mjs), a certificate reload on SIGHUP that leaves open
 // connections alone, and clients that never finish (or never start) the TLS handshake.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -12,41 +11,8 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { HOST, hibikiBin, withTimeout } from './lib/server.mjs';
-
-function makeCertificate(dir, name) {
-  const cert = join(dir, `${name}-cert.pem`);
-  const key = join(dir, `${name}-key.pem`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt',
-    'ec_paramgen_curve:prime256v1', '-days', '1', '-nodes', '-subj', `/CN=${name}`,
-    '-addext', `subjectAltName=DNS:localhost,IP:${HOST}`, '-keyout', key, '-out', cert],
-  { stdio: 'ignore' });
-  return { cert, key, pem: readFileSync(cert) };
-}
-
-async function startTlsServer(mode, cert, key, extra = []) {
-  // The chat keeps its history in memory here, never in the checkout's data/ folder.
-  const history = mode === 'chat' ? ['--db', ':memory:'] : [];
-  const child = spawn(hibikiBin(), [mode, '--host', HOST, '--port', '0', '--tls-cert', cert,
-    '--tls-key', key, ...history, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const port = await withTimeout(new Promise((res, rej) => {
-    child.stderr.setEncoding('utf8').on('data', (d) => {
-      stderr += d;
-      const m = /listening on https:\/\/[^:]+:(\d+)/.exec(stderr);
-      if (m) res(Number(m[1]));
-    });
-    child.once('exit', (code) => rej(new Error(`hibiki exited (${code}): ${stderr}`)));
-  }), 10_000, 'hibiki to listen');
-  const exited = new Promise((res) => child.once('exit', (code, signal) => res({ code, signal })));
-  return { child, port, exited, log: () => stderr };
-}
-
-async function stop(server) {
-  if (!server) return null;
-  server.child.kill('SIGTERM');
-  return withTimeout(server.exited, 10_000, 'hibiki to exit');
-}
+import { HOST, withTimeout } from './lib/server.mjs';
+import { makeCertificate, startTlsServer, stopServer } from './lib/tls_server.mjs';
 
 function connectWs(port, ca, path = '/') {
   const ws = new WebSocket(`wss://localhost:${port}${path}`, { ca, perMessageDeflate: false });
@@ -89,13 +55,13 @@ describe('TLS', { timeout: 60_000 }, () => {
     // The files the server is pointed at; the reload test overwrites them.
     writeFileSync(join(dir, 'cert.pem'), first.pem);
     writeFileSync(join(dir, 'key.pem'), readFileSync(first.key));
-    chat = await startTlsServer('chat', join(dir, 'cert.pem'), join(dir, 'key.pem'),
-      ['--tls-handshake-timeout', '1']);
-    echo = await startTlsServer('echo', first.cert, first.key);
+    const served = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+    chat = await startTlsServer('chat', served, ['--tls-handshake-timeout', '1']);
+    echo = await startTlsServer('echo', first);
   });
   after(async () => {
-    const exits = await Promise.all([stop(chat), stop(echo)]);
-    rmSync(dir, { recursive: true, force: true });
+    const exits = await Promise.all([stopServer(chat), stopServer(echo)])
+      .finally(() => rmSync(dir, { recursive: true, force: true }));
     for (const exit of exits) assert.deepEqual(exit, { code: 0, signal: null });
   });
 

@@ -3,18 +3,10 @@
 // default disposition, which kills it: the server must write to such sockets without raising
 // it, survive, and keep serving. Clients keep their OpenSSL state in memory BIOs and move the
 // bytes over the socket themselves (send with MSG_NOSIGNAL), so they decide when the reset
-// happens and never raise SIGPIPE themselves.
-#include <arpa/inet.h>
+// happens and never raise SIGPIPE themselves (tls_test_client.hpp).
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <openssl/bio.h>
-#include <openssl/ssl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +18,7 @@
 #include "running_server.hpp"
 #include "test_io.hpp"
 #include "throwaway_certificate.hpp"
+#include "tls_test_client.hpp"
 
 namespace hibiki {
 namespace {
@@ -34,137 +27,17 @@ using testing::Certificate;
 using testing::make_certificate;
 using testing::RunningServer;
 using testing::TempDir;
+using testing::TlsTestClient;
 
 constexpr int kRounds = 25;
 // Far more than the socket buffers hold: the server is still sending when the client resets.
 constexpr std::size_t kLargeMessageBytes = 2u << 20;
 
-// A TLS client on 127.0.0.1:port whose OpenSSL state lives in memory BIOs (2 s waits).
-class ResettingClient {
+// A small receive buffer makes a client that stops reading fill up after a few records.
+class ResettingClient : public TlsTestClient {
  public:
-  // A small receive buffer makes a client that stops reading fill up after a few records.
-  explicit ResettingClient(std::uint16_t port, int receive_buffer_bytes = 16 * 1024)
-      : context_(SSL_CTX_new(TLS_client_method())) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof receive_buffer_bytes);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-    ssl_ = SSL_new(context_);  // the certificate is not verified: a throwaway one
-    incoming_ = BIO_new(BIO_s_mem());
-    outgoing_ = BIO_new(BIO_s_mem());
-    SSL_set_bio(ssl_, incoming_, outgoing_);
-    SSL_set_connect_state(ssl_);
-  }
-  ~ResettingClient() {
-    SSL_free(ssl_);
-    SSL_CTX_free(context_);
-    if (fd_ >= 0) ::close(fd_);
-  }
-  ResettingClient(const ResettingClient&) = delete;
-  ResettingClient& operator=(const ResettingClient&) = delete;
-
-  [[nodiscard]] bool connected() const { return connected_; }
-
-  // Sends the ClientHello and nothing more.
-  void send_client_hello() {
-    SSL_do_handshake(ssl_);
-    push();
-  }
-
-  // Waits until the server has sent something (its first handshake flight).
-  bool wait_for_server() { return pull(); }
-
-  // Runs the handshake to its end.
-  bool handshake() {
-    for (;;) {
-      const int rc = SSL_do_handshake(ssl_);
-      push();
-      if (rc == 1) return true;
-      if (SSL_get_error(ssl_, rc) != SSL_ERROR_WANT_READ || !pull()) return false;
-    }
-  }
-
-  void write(std::string_view plaintext) {
-    SSL_write(ssl_, plaintext.data(), static_cast<int>(plaintext.size()));
-    push();
-  }
-
-  // Decrypted bytes until at least `count` arrived (fewer on EOF, error or a 2 s silence).
-  std::string read(std::size_t count) {
-    std::string got;
-    std::array<char, 16 * 1024> buffer;
-    while (got.size() < count) {
-      const int n = SSL_read(ssl_, buffer.data(), static_cast<int>(buffer.size()));
-      if (n > 0) {
-        got.append(buffer.data(), static_cast<std::size_t>(n));
-        continue;
-      }
-      if (SSL_get_error(ssl_, n) != SSL_ERROR_WANT_READ || !pull()) break;
-    }
-    return got;
-  }
-
-  // An HTTP response's head and its Content-Length body.
-  std::string read_response() {
-    std::string response;
-    std::size_t head_end = std::string::npos;
-    while ((head_end = response.find("\r\n\r\n")) == std::string::npos) {
-      const std::string more = read(1);
-      if (more.empty()) return response;
-      response += more;
-    }
-    std::size_t body_bytes = 0;
-    if (const std::size_t at = response.find("Content-Length: "); at < head_end) {
-      body_bytes = std::stoul(response.substr(at + 16));
-    }
-    const std::size_t total = head_end + 4 + body_bytes;
-    if (response.size() < total) response += read(total - response.size());
-    return response;
-  }
-
-  // SO_LINGER with a zero timeout, then close: the kernel sends a RST instead of a FIN.
-  void reset() {
-    const linger abort{.l_onoff = 1, .l_linger = 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
-    ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  // What OpenSSL wrote goes out on the socket.
-  void push() {
-    std::array<char, 16 * 1024> buffer;
-    int n = 0;
-    while ((n = BIO_read(outgoing_, buffer.data(), static_cast<int>(buffer.size()))) > 0) {
-      std::string_view left(buffer.data(), static_cast<std::size_t>(n));
-      while (!left.empty()) {
-        const ssize_t sent = ::send(fd_, left.data(), left.size(), MSG_NOSIGNAL);
-        if (sent <= 0) return;
-        left.remove_prefix(static_cast<std::size_t>(sent));
-      }
-    }
-  }
-
-  // What arrived on the socket goes to OpenSSL; false on EOF, error or a 2 s silence.
-  bool pull() {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 2000) <= 0) return false;
-    std::array<char, 64 * 1024> buffer;
-    const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
-    if (n <= 0) return false;
-    BIO_write(incoming_, buffer.data(), static_cast<int>(n));
-    return true;
-  }
-
-  SSL_CTX* context_;
-  SSL* ssl_ = nullptr;
-  BIO* incoming_ = nullptr;  // owned by ssl_
-  BIO* outgoing_ = nullptr;  // owned by ssl_
-  int fd_ = -1;
-  bool connected_ = false;
+  explicit ResettingClient(std::uint16_t port)
+      : TlsTestClient(port, {.receive_buffer_bytes = 16 * 1024}) {}
 };
 
 // A TLS server on loopback: GET /open answers how many connections are open, a WebSocket on
