@@ -359,8 +359,10 @@ def summarize(results, servers):
 
 
 def print_compare(summary, servers, anchors, rounds):
+    # hibiki's own variants (hibiki-epoll, …) first, then the anchors in a fixed order.
+    anchor_order = ["uws", "bun", "node-ws"]
     others = sorted((s for s in servers if s != "hibiki"),
-                    key=lambda s: ["uws", "bun", "node-ws"].index(s))
+                    key=lambda s: anchor_order.index(s) if s in anchor_order else -1)
     ratio_names = [f"hibiki/{s}" for s in others]
     if "bun" in servers and "node-ws" in servers:
         ratio_names.append("bun/node-ws")
